@@ -1,0 +1,1 @@
+"""cwsim's benchmarks: run them with `make bench` (or `python -m benchmarks [name ...]`)."""

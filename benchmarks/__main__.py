@@ -1,0 +1,24 @@
+"""`python -m benchmarks [name ...]`: run cwsim's benchmarks (all of them by default)."""
+
+from __future__ import annotations
+
+import sys
+
+from . import bench_api
+
+BENCHMARKS = {"api": bench_api.main}
+
+
+def main(names: list[str]) -> int:
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    status = 0
+    for name in names or list(BENCHMARKS):
+        status |= BENCHMARKS[name]()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

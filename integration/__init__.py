@@ -1,0 +1,1 @@
+"""The real Datto to ConnectWise integration: onboarding, alerts to tickets, overage billing."""

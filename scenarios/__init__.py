@@ -1,0 +1,1 @@
+"""The composition root: scenarios, their runner, and the `cwsim` command."""

@@ -1,0 +1,99 @@
+"""The `cwsim` command: serve the fakes (and, as later parts land, run scenarios and load tests)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from ..simulator.server import DEFAULT_PORT, RunningServer, ServeOptions, describe
+from ..simulator.world import WorldOptions
+
+LOOPBACK = "127.0.0.1"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cwsim",
+        description="A fake ConnectWise Manage and a simulated Datto fleet, for end-to-end and load tests.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    serve = commands.add_parser("serve", help="serve the fake ConnectWise API and the admin API")
+    serve.add_argument("--host", default=LOOPBACK, help="address to bind (default %(default)s)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 = a free one)")
+    serve.add_argument(
+        "--ready-file", type=Path, help="write the URL, companyId and credentials here as JSON once serving"
+    )
+    serve.add_argument("--seed", type=int, default=0, help="seed of the generated tenant (default %(default)s)")
+    serve.add_argument(
+        "--companies",
+        type=int,
+        default=WorldOptions.companies,
+        help="companies in the generated tenant (default %(default)s)",
+    )
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (default %(default)s)")
+    serve.add_argument(
+        "--journal-size", type=int, default=10_000, help="requests kept in the journal (default %(default)s)"
+    )
+    serve.add_argument("--verbose", action="store_true", help="log every request")
+    serve.set_defaults(handler=run_serve)
+    return parser
+
+
+def _check_serve_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be between 0 and 65535, not {args.port}")
+    if args.companies < 1:
+        parser.error("--companies must be at least 1")
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    if args.journal_size < 1:
+        parser.error("--journal-size must be at least 1")
+
+
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
+    )
+    options = ServeOptions(
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        ready_file=args.ready_file,
+        world=WorldOptions(seed=args.seed, companies=args.companies, journal_size=args.journal_size),
+    )
+    try:
+        server = RunningServer(options)
+    except OSError as error:
+        print(f"cwsim serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    server.on_ready = lambda facts: print(describe(facts), flush=True)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server.task_dispatcher.shutdown()
+    print("cwsim serve: stopped", flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        _check_serve_arguments(parser, args)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Starting and stopping cwsim's processes: each announces itself through a ready file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+POLL_SECONDS = 0.02
+
+
+class ProcessFailed(RuntimeError):
+    """A process exited, or did not get ready in time; the message holds the end of its output."""
+
+
+@dataclass
+class ManagedProcess:
+    """A child process started with `--ready-file`, and the facts it wrote there."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    facts: dict[str, Any]
+    log_path: Path
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGINT, then SIGKILL if it has not exited by `timeout`; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        return self.process.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def cwsim_command(*arguments: str) -> list[str]:
+    """`cwsim ...` run by this interpreter, so it works in any venv without PATH."""
+    return [sys.executable, "-m", "cwsim.scenarios.cli", *arguments]
+
+
+def start(
+    name: str,
+    command: Sequence[str],
+    workdir: Path | None = None,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+) -> ManagedProcess:
+    """Start `command` with `--ready-file` appended and wait (with a deadline) for the file."""
+    workdir = Path(workdir or tempfile.mkdtemp(prefix=f"cwsim-{name}-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    ready_file = workdir / f"{name}.ready.json"
+    ready_file.unlink(missing_ok=True)
+    log_path = workdir / f"{name}.log"
+    log: IO[bytes] = log_path.open("wb")
+    process = subprocess.Popen(
+        [*command, "--ready-file", str(ready_file)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
+    log.close()
+    managed = ManagedProcess(name, process, {}, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready_file.exists():
+            managed.facts = json.loads(ready_file.read_text())
+            return managed
+        if process.poll() is not None:
+            raise ProcessFailed(
+                f"{name} exited with {process.returncode} before it was ready:\n{managed.log()[-3000:]}"
+            )
+        time.sleep(POLL_SECONDS)
+    managed.stop()
+    raise ProcessFailed(f"{name} was not ready within {timeout} s:\n{managed.log()[-3000:]}")

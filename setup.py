@@ -1,0 +1,9 @@
+"""Installs the three top-level folders as subpackages of the `cwsim` namespace package."""
+
+from setuptools import find_packages, setup
+
+PARTS = ("simulator", "integration", "scenarios")
+
+setup(
+    packages=[f"cwsim.{package}" for package in find_packages(include=[f"{part}*" for part in PARTS])],
+)

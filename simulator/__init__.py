@@ -1,0 +1,1 @@
+"""The fake outside world: ConnectWise Manage, the Datto fleet and portal, the mail catcher."""

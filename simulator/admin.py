@@ -1,0 +1,61 @@
+"""The admin API under /_sim: health, reset, and the request journal."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from .connectwise.errors import CwError, bad_request
+from .connectwise.resources import error_response, json_response
+from .journal import JournalFilter
+from .world import World
+
+
+def journal_filter() -> JournalFilter:
+    def number(name: str) -> int | None:
+        text = request.args.get(name)
+        if text in (None, ""):
+            return None
+        try:
+            return int(text)
+        except ValueError as error:
+            raise bad_request(f"{name} must be a whole number, not {text!r}.", name) from error
+
+    return JournalFilter(
+        method=request.args.get("method") or None,
+        path=request.args.get("path") or None,
+        status=number("status"),
+        since=number("since"),
+    )
+
+
+def admin_blueprint(world: World) -> Blueprint:
+    blueprint = Blueprint("admin", __name__, url_prefix="/_sim")
+
+    @blueprint.get("/health")
+    def health() -> Response:
+        settings = world.backend.settings
+        return json_response({"status": "ok", "companyId": settings.company_id, "seed": world.options.seed})
+
+    @blueprint.post("/reset")
+    def reset() -> Response:
+        world.reset()
+        return json_response({"reset": True})
+
+    @blueprint.get("/requests")
+    def requests_list() -> Response:
+        return json_response([entry.as_json() for entry in world.journal.entries(journal_filter())])
+
+    @blueprint.get("/requests/count")
+    def requests_count() -> Response:
+        return json_response({"count": len(world.journal.entries(journal_filter()))})
+
+    @blueprint.delete("/requests")
+    def requests_clear() -> Response:
+        world.journal.clear()
+        return json_response(None, 204)
+
+    @blueprint.errorhandler(CwError)
+    def cw_error(error: CwError) -> Response:
+        return error_response(error)
+
+    return blueprint

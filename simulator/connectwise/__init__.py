@@ -1,0 +1,1 @@
+"""A stateful fake of the ConnectWise Manage REST API."""

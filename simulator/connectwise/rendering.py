@@ -1,0 +1,98 @@
+"""Stored records to ConnectWise JSON: references expanded, `_info` with hrefs, datetimes as `...Z`.
+
+One renderer is built per collection from its schema, once, so responses stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..clock import format_cw_datetime
+from .fields import CwDateTime, Ref
+
+if TYPE_CHECKING:
+    from .backend import Backend
+    from .model import Collection
+
+Record = dict[str, Any]
+PLAIN, WHEN, REFERENCE = 0, 1, 2
+REFERENCE_CACHE_SIZE = 4096
+
+
+def record_path(collection: Collection, record: Record) -> str:
+    """The record's path under /apis/3.0, its parent's id filled in."""
+    path = collection.path
+    if collection.parent is not None:
+        path = path.replace("{parentId}", str(record.get(collection.parent.field)))
+    return f"{path}/{record['id']}"
+
+
+class Renderer:
+    """Renders one collection's records for a given API base URL."""
+
+    def __init__(self, backend: Backend, collection: Collection) -> None:
+        self.backend = backend
+        self.collection = collection
+        self.plan: list[tuple[str, int, Collection | None]] = []
+        self._references: dict[tuple[str, int, str], tuple[int, dict[str, Any]]] = {}
+        for name, schema_field in collection.loader.fields.items():
+            if schema_field.load_only:
+                continue
+            if isinstance(schema_field, Ref):
+                self.plan.append((name, REFERENCE, backend.collection(schema_field.target)))
+            elif isinstance(schema_field, CwDateTime):
+                self.plan.append((name, WHEN, None))
+            else:
+                self.plan.append((name, PLAIN, None))
+
+    def reference(self, target: Collection, target_id: int, base_url: str) -> dict[str, Any]:
+        """A reference as ConnectWise shows it: `{id, name|identifier..., _info: {x_href}}`.
+
+        Cached per referenced record until its table changes: a page of tickets refers to the
+        same few boards and statuses over and over. Callers must not change what they get.
+        """
+        table = self.backend.store.table(target.table)
+        key = (target.table, target_id, base_url)
+        cached = self._references.get(key)
+        if cached is not None and cached[0] == table.version:
+            return cached[1]
+        rendered = self._reference(target, target_id, base_url)
+        if len(self._references) > REFERENCE_CACHE_SIZE:
+            self._references.clear()
+        self._references[key] = (table.version, rendered)
+        return rendered
+
+    def _reference(self, target: Collection, target_id: int, base_url: str) -> dict[str, Any]:
+        referenced = self.backend.store.get(target.table, target_id)
+        if referenced is None:
+            return {"id": target_id, "_info": {f"{target.resource}_href": f"{base_url}/{target.table}/{target_id}"}}
+        return {
+            "id": target_id,
+            **target.describe(referenced),
+            "_info": {f"{target.resource}_href": f"{base_url}/{record_path(target, referenced)}"},
+        }
+
+    def render(self, record: Record, base_url: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, kind, target in self.plan:
+            value = record.get(name)
+            if value is None:
+                continue
+            if kind == PLAIN:
+                out[name] = value
+            elif kind == WHEN:
+                out[name] = format_cw_datetime(value)
+            else:
+                out[name] = self.reference(target, value, base_url)
+        out["_info"] = self.info(record, base_url)
+        return out
+
+    def info(self, record: Record, base_url: str) -> dict[str, str]:
+        info: dict[str, str] = {}
+        for key in ("lastUpdated", "updatedBy", "dateEntered", "enteredBy"):
+            value = record.get("_" + key)
+            if value is not None:
+                info[key] = value if isinstance(value, str) else format_cw_datetime(value)
+        for name, template in self.collection.links.items():
+            info[name] = f"{base_url}/{template.format(id=record['id'])}"
+        return info

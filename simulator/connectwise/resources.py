@@ -1,0 +1,271 @@
+"""The HTTP face of the ConnectWise fake: parse the request, call the backend, render the answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from flask import Blueprint, Response, request
+
+from . import conditions
+from .auth import Principal, authenticate
+from .conditions import ConditionError
+from .errors import CwError, bad_request, method_not_allowed, not_implemented, unknown_path
+from .paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, link_header
+from .query import ListQuery, project
+from .routing import Route, Router
+
+if TYPE_CHECKING:
+    from .backend import Backend
+
+JSON_TYPE = "application/json; charset=utf-8"
+HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+PAGING_PARAMS = {"page", "pageid"}
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer; `None` makes an empty body (DELETE's 204)."""
+    if data is None and status == 204:
+        return Response(b"", status, headers=headers)
+    return Response(orjson.dumps(data), status, headers=headers, content_type=JSON_TYPE)
+
+
+def error_response(error: CwError) -> Response:
+    return json_response(error.body(), error.status, error.headers)
+
+
+def read_json() -> Any:
+    """The request body as JSON, or a 400 saying why it is not."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise bad_request(f"The request body is not valid JSON: {error}", "body") from error
+
+
+class Params:
+    """Query parameters by case-insensitive name (ASP.NET binds them that way)."""
+
+    def __init__(self) -> None:
+        self.items = list(request.args.items(multi=True))
+        self.by_name = {name.casefold(): value for name, value in reversed(self.items)}
+
+    def get(self, name: str) -> str | None:
+        return self.by_name.get(name.casefold())
+
+    def integer(self, name: str, default: int, minimum: int) -> int:
+        text = self.get(name)
+        if text is None or text == "":
+            return default
+        try:
+            value = int(text)
+        except ValueError as error:
+            raise bad_request(f"{name} must be a whole number, not {text!r}.", name) from error
+        if value < minimum:
+            raise bad_request(f"{name} must be at least {minimum}.", name)
+        return value
+
+
+def parse_condition(text: str | None, name: str) -> conditions.Node | None:
+    if text is None:
+        return None
+    try:
+        return conditions.parse(text)
+    except ConditionError as error:
+        raise bad_request(f"{name}: {error}", name) from error
+
+
+def parse_order_by(text: str | None) -> list[tuple[str, bool]]:
+    keys: list[tuple[str, bool]] = []
+    for part in (text or "").split(","):
+        words = part.split()
+        if not words:
+            continue
+        direction = words[1].lower() if len(words) > 1 else "asc"
+        if len(words) > 2 or direction not in ("asc", "desc"):
+            raise bad_request(f'orderBy: expected "field asc" or "field desc", got {part.strip()!r}.', "orderBy")
+        keys.append((words[0], direction == "desc"))
+    return keys
+
+
+def list_query(params: Params, body: dict[str, Any] | None = None) -> ListQuery:
+    """Filters from the query string (or a search body) and paging from the query string."""
+    source = {key.casefold(): value for key, value in (body or {}).items()} if body is not None else None
+
+    def pick(name: str) -> Any:
+        if source is not None:
+            value = source.get(name.casefold())
+            if value is not None and not isinstance(value, str):
+                raise bad_request(f"{name} must be a string.", name)
+            return value
+        return params.get(name)
+
+    fields = params.get("fields")
+    return ListQuery(
+        conditions=parse_condition(pick("conditions"), "conditions"),
+        child_conditions=parse_condition(pick("childConditions"), "childConditions"),
+        custom_field_conditions=parse_condition(pick("customFieldConditions"), "customFieldConditions"),
+        order_by=parse_order_by(pick("orderBy")),
+        fields=[f.strip() for f in fields.split(",") if f.strip()] if fields else None,
+        page=params.integer("page", 1, 1),
+        page_size=min(params.integer("pageSize", DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE),
+        forward_only=(request.headers.get("pagination-type") or "").strip().lower() == "forward-only",
+        page_id=params.integer("pageId", 0, 0) or None,
+    )
+
+
+class ConnectWiseApi:
+    """Serves every declared collection of the current backend over HTTP."""
+
+    def __init__(self, backend_of: Callable[[], Backend], router: Router) -> None:
+        self.backend_of = backend_of
+        self.router = router
+        self.singletons: dict[str, Callable[[Backend, Principal], Any]] = {"system/info": system_info}
+
+    def handle(self, codebase: str, path: str) -> Response:
+        backend = self.backend_of()
+        if codebase.casefold() not in accepted_codebases(backend):
+            raise unknown_path(request.method, request.path)
+        principal = authenticate(request.headers, backend)
+        method = request.method
+        singleton = self.singletons.get(path.strip("/").casefold())
+        if singleton is not None:
+            if method != "GET":
+                raise method_not_allowed(method, request.path, ["GET"])
+            return json_response(singleton(backend, principal))
+        route = self.router.resolve(path)
+        if route is None or (route.action == "search" and self.router.index.match(route.template) is None):
+            raise self._unserved(method, path)
+        allowed = self._allowed(route)
+        if method not in allowed:
+            raise self._unserved(method, path, allowed)
+        base_url = f"{request.scheme}://{request.host}/{codebase}/apis/3.0"
+        status = self.router.success_status(route, method)
+        return self._serve(backend, route, method, principal, base_url, status)
+
+    def _allowed(self, route: Route) -> list[str]:
+        methods = route.collection.methods
+        if route.action == "count":
+            return ["GET"] if "GET" in methods else []
+        if route.action == "search":
+            return ["POST"] if "GET" in methods else []
+        if route.record_id is None:
+            return [m for m in ("GET", "POST") if m in methods]
+        return [m for m in ("GET", "PUT", "PATCH", "DELETE") if m in methods]
+
+    def _unserved(self, method: str, path: str, allowed: list[str] | None = None) -> CwError:
+        """A real endpoint we do not serve is loud about it; anything else is a plain 404/405."""
+        endpoint = self.router.index.match(path)
+        if endpoint is not None and method in endpoint.methods:
+            return not_implemented(method, "/" + path.strip("/"))
+        if allowed:
+            return method_not_allowed(method, request.path, allowed)
+        if endpoint is not None:
+            return method_not_allowed(method, request.path, list(endpoint.methods))
+        return unknown_path(method, request.path)
+
+    def _serve(
+        self, backend: Backend, route: Route, method: str, principal: Principal, base_url: str, status: int
+    ) -> Response:
+        collection, parent_id = route.collection, route.parent_id
+        renderer = backend.renderer(collection)
+        if route.action == "count":
+            return json_response({"count": backend.count(collection, list_query(Params()), parent_id)}, status)
+        if route.action == "search":
+            body = read_json()
+            if body is not None and not isinstance(body, dict):
+                raise bad_request("The search body must be a JSON object with conditions and orderBy.", "body")
+            return self._list(backend, route, list_query(Params(), body or {}), base_url, status)
+        if route.record_id is None:
+            if method == "GET":
+                return self._list(backend, route, list_query(Params()), base_url, status)
+            record = backend.create(collection, read_json(), principal, parent_id)
+            return json_response(renderer.render(record, base_url), status)
+        if method == "GET":
+            record = backend.get(collection, route.record_id, parent_id)
+            rendered = renderer.render(record, base_url)
+            fields = Params().get("fields")
+            if fields:
+                rendered = project(rendered, [f.strip() for f in fields.split(",") if f.strip()])
+            return json_response(rendered, status)
+        if method == "DELETE":
+            backend.delete(collection, route.record_id, principal, parent_id)
+            return json_response(None, status)
+        body = read_json()
+        if method == "PUT":
+            record = backend.replace(collection, route.record_id, body, principal, parent_id)
+        else:
+            record = backend.patch(collection, route.record_id, body, principal, parent_id)
+        return json_response(renderer.render(record, base_url), status)
+
+    def _list(self, backend: Backend, route: Route, query: ListQuery, base_url: str, status: int) -> Response:
+        page = backend.query(route.collection, query, route.parent_id)
+        renderer = backend.renderer(route.collection)
+        items = [renderer.render(record, base_url) for record in page.items]
+        if query.fields:
+            items = [project(item, query.fields) for item in items]
+        headers = {}
+        if not query.forward_only or route.collection.forward_only:
+            headers["Link"] = self._link(route, query, page.links, base_url)
+        return json_response(items, status, headers)
+
+    def _link(self, route: Route, query: ListQuery, links: dict[str, str], base_url: str) -> str:
+        params = Params()
+        kept = [(name, value) for name, value in params.items if name.casefold() not in PAGING_PARAMS]
+        if params.get("pageSize") is None:
+            kept.insert(0, ("pageSize", str(query.page_size)))
+        path = request.path.split("/apis/3.0", 1)[1].rstrip("/")
+        url = f"{base_url}{path}"
+        return link_header(url, kept, links, "pageId" if query.forward_only else "page")
+
+
+def accepted_codebases(backend: Backend) -> set[str]:
+    return {"v4_6_release", backend.settings.codebase.strip("/").casefold()}
+
+
+def system_info(backend: Backend, principal: Principal) -> dict[str, Any]:
+    return {
+        "version": backend.settings.version,
+        "isCloud": False,
+        "serverTimeZone": "Coordinated Universal Time",
+        "licenseBits": [{"name": "ServiceDesk", "activeFlag": True}, {"name": "Finance", "activeFlag": True}],
+        "cloudRegion": "NA",
+    }
+
+
+def company_info(backend: Backend, company_id: str) -> dict[str, Any] | None:
+    """The anonymous codebase lookup; an unknown company is `null`, as ConnectWise answers."""
+    settings = backend.settings
+    if company_id.casefold() != settings.company_id.casefold():
+        return None
+    return {
+        "CompanyName": settings.company_name,
+        "Codebase": settings.codebase,
+        "VersionCode": "v" + settings.version.lstrip("v").rsplit(".", 1)[0],
+        "VersionNumber": settings.version,
+        "CompanyID": settings.company_id,
+        "IsCloud": False,
+        "SiteUrl": request.host,
+    }
+
+
+def connectwise_blueprint(api: ConnectWiseApi) -> Blueprint:
+    blueprint = Blueprint("connectwise", __name__)
+
+    @blueprint.route("/login/companyinfo/<company_id>", methods=["GET"])
+    def companyinfo(company_id: str) -> Response:
+        return json_response(company_info(api.backend_of(), company_id))
+
+    @blueprint.route("/<codebase>/apis/3.0/<path:path>", methods=HTTP_METHODS)
+    def serve(codebase: str, path: str) -> Response:
+        return api.handle(codebase, path)
+
+    @blueprint.errorhandler(CwError)
+    def cw_error(error: CwError) -> Response:
+        return error_response(error)
+
+    return blueprint

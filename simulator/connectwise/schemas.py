@@ -1,0 +1,326 @@
+"""marshmallow schemas of the ConnectWise records the fake serves: fields, enums, limits, defaults.
+
+Field names and enum values follow ConnectWise's OpenAPI models (`data/cw-manage-models.json`).
+Server-set fields are `dump_only`, secrets `load_only`, and fields read on POST but never
+stored are marked `transient` (and `post_only`) in their metadata.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, validate
+
+from .fields import CwDateTime, Flag, Int, Nested, Number, Ref, Text
+from .rules import board_default_status, tenant_default_board
+
+BILL_OPTIONS = ["Billable", "DoNotBill", "NoCharge", "NoDefault"]
+LOW_MEDIUM_HIGH = ["Low", "Medium", "High"]
+
+
+def text(max_length: int | None = None, **kwargs: Any) -> Text:
+    kwargs.setdefault("allow_none", True)
+    validators = [validate.Length(max=max_length)] if max_length else []
+    return Text(validate=validators, **kwargs)
+
+
+def required_text(max_length: int | None = None, **kwargs: Any) -> Text:
+    validators = [validate.Length(min=1, max=max_length)]
+    return Text(required=True, validate=validators, **kwargs)
+
+
+def choice(values: list[str], default: str | None = None, **kwargs: Any) -> Text:
+    kwargs.setdefault("allow_none", default is None)
+    if default is not None:
+        kwargs["load_default"] = default
+    return Text(validate=validate.OneOf(values), **kwargs)
+
+
+def flag(default: bool | None = False, **kwargs: Any) -> Flag:
+    return Flag(load_default=default, allow_none=True, **kwargs)
+
+
+def integer(**kwargs: Any) -> Int:
+    return Int(allow_none=True, **kwargs)
+
+
+def number(**kwargs: Any) -> Number:
+    return Number(allow_none=True, **kwargs)
+
+
+def when(**kwargs: Any) -> CwDateTime:
+    return CwDateTime(allow_none=True, **kwargs)
+
+
+def server_set(field_type: type = Text) -> Any:
+    return field_type(dump_only=True)
+
+
+def transient(field_type: type = Text) -> Any:
+    """Read on POST only, never stored or returned."""
+    return field_type(load_only=True, allow_none=True, metadata={"transient": True, "post_only": True})
+
+
+def nested(**kwargs: Any) -> Nested:
+    return Nested(allow_none=True, **kwargs)
+
+
+class CwSchema(Schema):
+    """Unknown input fields are ignored, as ConnectWise ignores them."""
+
+    class Meta:
+        unknown = EXCLUDE
+        ordered = True
+
+    id = Int(dump_only=True)
+
+
+class CompanySchema(CwSchema):
+    mobileGuid = Text(dump_only=True)
+    identifier = required_text(30)
+    name = required_text(50)
+    status = nested()
+    types = nested()
+    addressLine1 = text(50)
+    addressLine2 = text(50)
+    city = text(50)
+    state = text(50)
+    zip = text(12)
+    country = nested()
+    phoneNumber = text(30)
+    faxNumber = text(30)
+    website = text(255)
+    territory = nested()
+    market = nested()
+    accountNumber = text(30)
+    defaultContact = Ref("company/contacts")
+    dateAcquired = when()
+    annualRevenue = number()
+    numberOfEmployees = integer()
+    yearEstablished = integer(validate=validate.Range(min=1900, max=9999))
+    leadFlag = flag()
+    unsubscribeFlag = flag()
+    isVendorFlag = flag()
+    deletedFlag = flag()
+    dateDeleted = server_set(CwDateTime)
+    deletedBy = server_set()
+    site = nested()
+    customFields = nested()
+
+
+class ContactSchema(CwSchema):
+    mobileGuid = Text(dump_only=True)
+    firstName = required_text(30)
+    lastName = text(30)
+    company = Ref("company/companies")
+    site = nested()
+    title = text(100)
+    department = nested()
+    addressLine1 = text(50)
+    addressLine2 = text(50)
+    city = text(50)
+    state = text(50)
+    zip = text(12)
+    inactiveFlag = flag()
+    defaultFlag = flag()
+    defaultBillingFlag = flag()
+    defaultPhoneType = text()
+    defaultPhoneNbr = text()
+    communicationItems = nested()
+    typeIds = transient(Nested)
+    types = nested()
+    gender = choice(["Female", "Male"])
+    customFields = nested()
+
+
+class MemberSchema(CwSchema):
+    identifier = required_text(15)
+    firstName = required_text(30)
+    lastName = required_text(30)
+    officeEmail = text(250)
+    primaryEmail = text(250)
+    title = text(50)
+    licenseClass = choice(["A", "C", "F", "X"], default="F")
+    defaultEmail = choice(["Office", "Mobile", "Home"], default="Office")
+    defaultPhone = choice(["Office", "Mobile", "Home"], default="Office")
+    agreementInvoicingDisplayOptions = choice(
+        ["RemainOnInvoicingScreen", "ShowRecentInvoices"], default="RemainOnInvoicingScreen"
+    )
+    invoiceScreenDefaultTabFormat = choice(
+        ["ShowInvoicingTab", "ShowAgreementInvoicingTab"], default="ShowInvoicingTab"
+    )
+    invoicingDisplayOptions = choice(
+        ["RemainOnInvoicingScreen", "ShowRecentInvoices"], default="RemainOnInvoicingScreen"
+    )
+    hireDate = when()
+    inactiveFlag = flag()
+    adminFlag = flag()
+    securityRole = nested()
+
+
+class BoardSchema(CwSchema):
+    name = required_text(50)
+    location = Nested(required=True)
+    department = Nested(required=True)
+    inactiveFlag = flag()
+    projectFlag = flag()
+    signOffTemplate = nested()
+    billTime = choice(BILL_OPTIONS, default="NoDefault")
+    billExpense = choice(BILL_OPTIONS, default="NoDefault")
+    billProduct = choice(BILL_OPTIONS, default="NoDefault")
+    workRole = nested()
+    workType = nested()
+    autoAssignNewTicketsFlag = flag()
+    sendToContactFlag = flag()
+    sendToResourceFlag = flag()
+
+
+class BoardStatusSchema(CwSchema):
+    name = required_text(50)
+    board = Ref("service/boards", dump_only=True)
+    sortOrder = integer(load_default=0)
+    displayOnBoard = flag(True)
+    inactive = flag()
+    closedStatus = flag()
+    timeEntryNotAllowed = flag()
+    defaultFlag = flag()
+    escalationStatus = choice(
+        ["NotResponded", "Responded", "ResolutionPlan", "Resolved", "NoEscalation"], default="NotResponded"
+    )
+    customerPortalDescription = text(60)
+    customerPortalFlag = flag()
+
+
+class BoardTypeSchema(CwSchema):
+    name = required_text(50)
+    board = Ref("service/boards", dump_only=True)
+    category = choice(["Reactive", "Proactive"], default="Reactive")
+    defaultFlag = flag()
+    inactiveFlag = flag()
+    requestForChangeFlag = flag()
+    integrationXref = text(50)
+
+
+class BoardSubTypeSchema(CwSchema):
+    name = required_text(50)
+    board = Ref("service/boards", dump_only=True)
+    typeAssociationIds = nested()
+    addAllTypesFlag = flag()
+    removeAllTypesFlag = flag()
+    inactiveFlag = flag()
+
+
+class BoardItemSchema(CwSchema):
+    name = required_text(50)
+    board = Ref("service/boards", dump_only=True)
+    inactiveFlag = flag()
+
+
+class TicketSchema(CwSchema):
+    mobileGuid = Text(dump_only=True)
+    summary = required_text(100)
+    recordType = choice(["ServiceTicket", "ProjectTicket", "ProjectIssue"], default="ServiceTicket")
+    board = Ref("service/boards", default=tenant_default_board)
+    status = Ref("service/boards/statuses", scope="board", default=board_default_status)
+    company = Ref("company/companies", required=True)
+    site = nested()
+    siteName = text(50)
+    contact = Ref("company/contacts")
+    contactName = text(62)
+    contactPhoneNumber = text(20)
+    contactEmailAddress = text(250)
+    type = Ref("service/boards/types", scope="board")
+    subType = Ref("service/boards/subtypes", scope="board")
+    item = Ref("service/boards/items", scope="board")
+    team = nested()
+    owner = Ref("system/members")
+    priority = nested()
+    serviceLocation = nested()
+    source = nested()
+    severity = choice(LOW_MEDIUM_HIGH, default="Medium")
+    impact = choice(LOW_MEDIUM_HIGH, default="Medium")
+    externalXRef = text(100)
+    poNumber = text(50)
+    requiredDate = when()
+    budgetHours = number()
+    actualHours = server_set(Number)
+    closedDate = server_set(CwDateTime)
+    closedBy = server_set()
+    closedFlag = server_set(Flag)
+    dateResolved = server_set()
+    resources = text()
+    parentTicketId = integer()
+    hasChildTicket = server_set(Flag)
+    billTime = choice(BILL_OPTIONS, default="NoDefault")
+    billExpenses = choice(BILL_OPTIONS, default="NoDefault")
+    billProducts = choice(BILL_OPTIONS, default="NoDefault")
+    automaticEmailContactFlag = flag()
+    automaticEmailResourceFlag = flag()
+    customFields = nested()
+    initialDescription = transient()
+    initialInternalAnalysis = transient()
+    initialResolution = transient()
+    processNotifications = transient(Flag)
+    skipCallback = transient(Flag)
+
+
+class ServiceNoteSchema(CwSchema):
+    ticketId = Int(dump_only=True)
+    text = text()
+    detailDescriptionFlag = flag()
+    internalAnalysisFlag = flag()
+    resolutionFlag = flag()
+    issueFlag = flag()
+    internalFlag = flag()
+    externalFlag = flag()
+    customerUpdatedFlag = flag()
+    member = Ref("system/members")
+    contact = Ref("company/contacts")
+    dateCreated = server_set(CwDateTime)
+    createdBy = server_set()
+    processNotifications = transient(Flag)
+
+
+API_FLAGS = (
+    "serviceTicketApiFlag",
+    "managedServicesApiFlag",
+    "contactApiFlag",
+    "companyApiFlag",
+    "activityApiFlag",
+    "invoiceApiFlag",
+    "productApiFlag",
+    "marketingApiFlag",
+    "purchasingApiFlag",
+    "reportingApiFlag",
+    "systemApiFlag",
+    "configurationApiFlag",
+    "agreementApiFlag",
+)
+
+
+class IntegratorLoginSchema(CwSchema):
+    username = required_text(50)
+    password = Text(load_only=True, allow_none=True, validate=validate.Length(max=50))
+    canAccessAllRecordsFlag = flag()
+    canAccessAllApisFlag = flag()
+    inactiveFlag = flag()
+    serviceTicketApiFlag = flag()
+    managedServicesApiFlag = flag()
+    contactApiFlag = flag()
+    companyApiFlag = flag()
+    activityApiFlag = flag()
+    invoiceApiFlag = flag()
+    productApiFlag = flag()
+    marketingApiFlag = flag()
+    purchasingApiFlag = flag()
+    reportingApiFlag = flag()
+    systemApiFlag = flag()
+    configurationApiFlag = flag()
+    agreementApiFlag = flag()
+    timeEntryApiFlag = flag()
+    memberApiFlag = flag()
+    projectApiFlag = flag()
+    documentApiFlag = flag()
+    board = nested()
+    member = nested()
+    serviceBoardCallbackUrl = text(1000)

@@ -1,0 +1,1 @@
+"""Simulated Datto SIRIS/ALTO appliances and Datto's partner-portal device API."""
