@@ -55,10 +55,6 @@ def _check_serve_arguments(parser: argparse.ArgumentParser, args: argparse.Names
         parser.error("--journal-size must be at least 1")
 
 
-def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
@@ -76,13 +72,13 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"cwsim serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
         return 2
     server.on_ready = lambda facts: print(describe(facts), flush=True)
-    signal.signal(signal.SIGTERM, _stop_on_signal)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server.task_dispatcher.shutdown()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.run()
     print("cwsim serve: stopped", flush=True)
     return 0
 

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 import waitress.server
 from flask import Flask, Response, g, request
+from waitress import wasyncore
 
 from .admin import admin_blueprint
 from .connectwise.endpoints import endpoint_index
@@ -29,6 +30,7 @@ from .world import World, WorldOptions
 log = logging.getLogger("cwsim.server")
 DEFAULT_PORT = 8642
 DEFAULT_THREADS = 8
+LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices stop(); not a wait for readiness
 CLIENT_ID = "cwsim-client"
 UNJOURNALED_PREFIXES = ("/_sim",)
 
@@ -124,6 +126,7 @@ class RunningServer:
             self.app, host=options.host, port=options.port, threads=options.threads, ident="cwsim"
         )
         self.ready = threading.Event()
+        self._stopping = threading.Event()
         self.on_ready: Callable[[dict[str, Any]], None] | None = None
         self._thread: threading.Thread | None = None
 
@@ -152,9 +155,13 @@ class RunningServer:
         }
 
     def run(self) -> None:
-        """Serve in this thread until SIGINT/SIGTERM (raised as KeyboardInterrupt/SystemExit)."""
+        """Serve in this thread until `stop()` (from another thread or a signal handler)."""
         threading.Thread(target=self._announce_when_answering, name="cwsim-ready", daemon=True).start()
-        self.server.run()
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=LOOP_WAKEUP_SECONDS, map=self.server._map, count=1)
+        finally:
+            self._close()
 
     def start(self, timeout: float = 30.0) -> RunningServer:
         """Serve in a background thread; returns once the server answers (or raises on timeout)."""
@@ -166,14 +173,15 @@ class RunningServer:
         return self
 
     def stop(self) -> None:
-        """Close every connection and the worker threads; the serving loop then returns."""
-        logging.getLogger("waitress").setLevel(logging.CRITICAL)
-        while self.server._map:
-            for channel in list(self.server._map.values()):
-                channel.handle_close()
-        self.server.task_dispatcher.shutdown()
-        if self._thread is not None:
+        """Ask the serving loop to finish; waits for it when it runs in a thread of ours."""
+        self._stopping.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
+
+    def _close(self) -> None:
+        for channel in list(self.server._map.values()):
+            channel.handle_close()
+        self.server.task_dispatcher.shutdown()
 
     def _announce_when_answering(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

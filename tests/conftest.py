@@ -1,0 +1,61 @@
+"""Shared test helpers: an in-process app (Flask test client) beside the plugin's real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from cwsim.simulator.pytest_plugin import basic_auth
+from cwsim.simulator.server import create_app
+from cwsim.simulator.world import World, WorldOptions
+
+API = "/v4_6_release/apis/3.0"
+MEMBER_HEADERS = {"Authorization": basic_auth("cwsim", "cwsim-public", "cwsim-private"), "clientId": "tests"}
+INTEGRATOR_HEADERS = {
+    "Authorization": basic_auth("cwsim", "dattoCW", "cwsim-integrator"),
+    "clientId": "tests",
+    "x-cw-usertype": "integrator",
+}
+
+
+class Api:
+    """The ConnectWise API of an in-process app, as the API member."""
+
+    def __init__(self, client: FlaskClient, world: World) -> None:
+        self.client = client
+        self.world = world
+
+    def call(self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any):
+        return self.client.open(f"{API}/{path.lstrip('/')}", method=method, headers=headers or MEMBER_HEADERS, **kwargs)
+
+    def get(self, path: str, **kwargs: Any):
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any):
+        return self.call("POST", path, json=json, **kwargs)
+
+    def put(self, path: str, json: Any = None, **kwargs: Any):
+        return self.call("PUT", path, json=json, **kwargs)
+
+    def patch(self, path: str, json: Any = None, **kwargs: Any):
+        return self.call("PATCH", path, json=json, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any):
+        return self.call("DELETE", path, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World(WorldOptions(seed=7, companies=12))
+
+
+@pytest.fixture
+def api(world: World) -> Iterator[Api]:
+    """A fresh (reset) in-process fake, driven through Flask's test client."""
+    world.reset()
+    world.errors.clear()
+    yield Api(create_app(world).test_client(), world)
+    assert world.errors == [], "the fake raised an unexpected error"
