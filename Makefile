@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml setup.py
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cwsim demo
+	$(BIN)/cwsim serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
