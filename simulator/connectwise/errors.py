@@ -99,3 +99,17 @@ def method_not_allowed(method: str, path: str, allowed: list[str]) -> CwError:
         f"{method} is not allowed on {path}; allowed: {', '.join(sorted(allowed))}",
         headers={"Allow": ", ".join(sorted(allowed))},
     )
+
+
+def flatten_messages(messages: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
+    """marshmallow's nested error messages as (path of keys and indexes, message) pairs."""
+    found: list[tuple[tuple[Any, ...], str]] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            found += flatten_messages(value, path if key == "_schema" else (*path, key))
+    elif isinstance(messages, list):
+        for item in messages:
+            found += flatten_messages(item, path)
+    else:
+        found.append((path, str(messages)))
+    return found

@@ -1,0 +1,102 @@
+"""Which tenant-file section fills which declared collection, and what may nest in an entry.
+
+Nothing here lists collections: names come from the declarations. A top-level collection's
+section is named after its path (`company/companies` -> `companies`,
+`company/configurations/types` -> `configurationTypes`, `system/integratorlogins` ->
+`integratorLogins`); its full table path works too. Inside an entry, a key may hold entries
+of another collection that belongs to it:
+- a child collection (`statuses` of a board, `notes` of a ticket, `additions` of an agreement);
+- a collection that refers to it (`contacts` under a company: each gets `company` set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .model import Collection
+
+
+@dataclass(frozen=True)
+class Nesting:
+    """A key of an entry that holds entries of another collection, and how they attach."""
+
+    name: str
+    collection: Collection
+    ref_field: str | None  # None: a child collection, created under the parent's id
+
+
+def _camel(words: list[str]) -> str:
+    return words[0] + "".join(word[:1].upper() + word[1:] for word in words[1:])
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") else word
+
+
+def section_name(collection: Collection) -> str:
+    """The name a tenant file gives the collection's entries."""
+    literal = [part for part in collection.path.split("/") if not part.startswith("{")]
+    if collection.parent is not None:
+        return literal[-1]
+    words = literal[1:] or literal
+    name = _camel([_singular(word) for word in words[:-1]] + [words[-1]])
+    plural_resource = collection.resource + "s"
+    return plural_resource if plural_resource.casefold() == name.casefold() else name
+
+
+class SectionPlan:
+    """The sections and nestings the declared collections allow."""
+
+    def __init__(self, collections: Iterable[Collection]) -> None:
+        self.collections = list(collections)
+        self.position = {collection.table: index for index, collection in enumerate(self.collections)}
+        self.by_table = {collection.table: collection for collection in self.collections}
+        self.sections: dict[str, Collection] = {}
+        self.aliases: dict[str, str] = {}
+        self._children: dict[str, list[Collection]] = {}
+        for collection in self.collections:
+            if collection.parent is not None:
+                self._children.setdefault(collection.parent.collection, []).append(collection)
+                continue
+            name = section_name(collection)
+            if name in self.sections:
+                raise ValueError(
+                    f'collections {self.sections[name].table} and {collection.table} would both be section "{name}"'
+                )
+            self.sections[name] = collection
+            self.aliases[collection.table] = name
+
+    def section(self, key: str) -> str | None:
+        """The canonical section name for a top-level key (a name or a table path), if any."""
+        if key in self.sections:
+            return key
+        return self.aliases.get(key)
+
+    def nestings(self, collection: Collection, chain: tuple[str, ...] = ()) -> dict[str, Nesting]:
+        """What may nest in an entry of `collection`; `chain` holds the tables above it (no loops)."""
+        fields = collection.loader.fields
+        seen = {*chain, collection.table}
+        nestings: dict[str, Nesting] = {}
+        for child in self._children.get(collection.table, []):
+            name = section_name(child)
+            if name not in fields:
+                nestings[name] = Nesting(name, child, None)
+        for other in self.collections:
+            if other.parent is not None or other.table in seen:
+                continue
+            ref_field = self._ref_to(other, collection)
+            name = section_name(other)
+            if ref_field is not None and name not in fields and name not in nestings:
+                nestings[name] = Nesting(name, other, ref_field)
+        return nestings
+
+    @staticmethod
+    def _ref_to(other: Collection, parent: Collection) -> str | None:
+        """The one writable reference of `other` to `parent`'s table (or the one named after it)."""
+        refs = [name for name, ref in other.refs.items() if ref.target == parent.table and not ref.dump_only]
+        if len(refs) == 1:
+            return refs[0]
+        return parent.resource if parent.resource in refs else None
