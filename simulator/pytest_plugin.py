@@ -101,8 +101,11 @@ def cwsim_server(pytestconfig: pytest.Config) -> Iterator[RunningServer]:
 
 @pytest.fixture
 def cwsim(cwsim_server: RunningServer) -> Iterator[Cwsim]:
-    """The session's fake, reset to its seed state before the test; fails the test on a server error."""
-    cwsim_server.world.reset()
+    """The session's fake, reset to its seed state before the test; fails the test on a server error.
+
+    A tenant loaded by an earlier test (POST /_sim/tenant) is replaced by the session's own.
+    """
+    cwsim_server.world.reset(startup=True)
     errors_before = len(cwsim_server.world.errors)
     yield Cwsim(cwsim_server)
     new_errors = cwsim_server.world.errors[errors_before:]

@@ -1,13 +1,18 @@
-"""Everything one `cwsim serve` process holds: the tenant's ConnectWise, the clock, the journal."""
+"""Everything one `cwsim serve` process holds: the tenant's ConnectWise, the clock, the journal, the state."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from .clock import Clock, WallClock
 from .connectwise.backend import Backend
+from .connectwise.store import Store
 from .connectwise.tenant import DEFAULT_COMPANIES, default_tenant
+from .connectwise.tenant_file import load_tenant_file
 from .journal import Journal
+from .state import ConnectWiseState, WorldState
 
 
 @dataclass
@@ -15,20 +20,60 @@ class WorldOptions:
     seed: int = 0
     companies: int = DEFAULT_COMPANIES
     journal_size: int = 10_000
+    tenant: str | Path | None = None  # a tenant file (path or built-in name); None: the generated tenant
 
 
 class World:
-    """The shared state behind every face of the server (API, admin, later the fleet)."""
+    """The shared state behind every face of the server (API, admin, later the fleet).
+
+    Requests read `backend` once and keep using what they read, so swapping in another backend
+    (a new tenant, a restored state) is one assignment: atomic for them.
+    """
 
     def __init__(self, options: WorldOptions | None = None, clock: Clock | None = None) -> None:
         self.options = options or WorldOptions()
         self.clock: Clock = clock or WallClock()
-        self.backend: Backend = default_tenant(self.options.seed, self.options.companies, self.clock)
+        if self.options.tenant is not None:
+            self.backend: Backend = load_tenant_file(self.options.tenant, self.clock)
+        else:
+            self.backend = default_tenant(self.options.seed, self.options.companies, self.clock)
         self.journal = Journal(self.options.journal_size)
         self.errors: list[str] = []  # tracebacks of unexpected server errors, for tests to surface
-        self._initial = self.backend.store.snapshot()
+        self._lock = threading.RLock()
+        self._tenant = self._startup = (self.backend, self.backend.store.snapshot())
+        self.state = WorldState()
+        self.state.register(ConnectWiseState(self))
 
-    def reset(self) -> None:
-        """Back to the tenant's seed state, from the snapshot taken at start (not regenerated)."""
-        self.backend.store.restore(self._initial)
-        self.journal.clear()
+    def reset(self, startup: bool = False) -> None:
+        """Back to the tenant's seed state, from the snapshot taken when it was loaded (not regenerated).
+
+        `startup=True` goes back to the tenant the server started with, even after a new one was loaded.
+        """
+        with self._lock:
+            if startup:
+                self._tenant = self._startup
+            backend, snapshot = self._tenant
+            backend.store.restore(snapshot)
+            self.use_backend(backend)
+            self.journal.clear()
+
+    def load_tenant(self, backend: Backend) -> None:
+        """Serve a new tenant: it becomes what `reset` goes back to; the journal starts afresh."""
+        with self._lock:
+            self.use_backend(backend)
+            self._tenant = (backend, backend.store.snapshot())
+            self.journal.clear()
+
+    def use_backend(self, backend: Backend) -> None:
+        """Serve `backend` from now on (a restored state); `reset` still goes back to the tenant."""
+        with self._lock:
+            if backend is not self.backend:
+                _carry_listeners(self.backend.store, backend.store)
+            self.backend = backend
+
+
+def _carry_listeners(old: Store, new: Store) -> None:
+    """Store listeners (fault triggers, stats) belong to the world, not to one tenant's store."""
+    for listener in old.listeners:
+        if listener not in new.listeners:
+            new.listeners.append(listener)

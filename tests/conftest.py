@@ -55,7 +55,7 @@ def world() -> World:
 @pytest.fixture
 def api(world: World) -> Iterator[Api]:
     """A fresh (reset) in-process fake, driven through Flask's test client."""
-    world.reset()
+    world.reset(startup=True)
     world.errors.clear()
     yield Api(create_app(world).test_client(), world)
     assert world.errors == [], "the fake raised an unexpected error"

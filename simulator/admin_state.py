@@ -1,0 +1,60 @@
+"""The admin API's whole-world routes: GET/PUT /_sim/state and POST /_sim/tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from .connectwise.errors import CwError
+from .connectwise.resources import error_response, json_response, read_json
+from .connectwise.tenant_file import TenantFileError, TenantSource, load_tenant
+from .state_problems import StateProblems
+from .world import World
+
+MAX_ERRORS_IN_MESSAGE = 5
+
+
+def _invalid(code: str, summary: str, problems: list[str], errors: list[dict[str, Any]]) -> Response:
+    shown = problems[:MAX_ERRORS_IN_MESSAGE]
+    more = len(problems) - len(shown)
+    message = summary + "\n" + "\n".join(shown) + (f"\n(and {more} more)" if more > 0 else "")
+    return json_response({"code": code, "message": message, "errors": errors}, 400)
+
+
+def state_blueprint(world: World) -> Blueprint:
+    blueprint = Blueprint("state", __name__, url_prefix="/_sim")
+
+    @blueprint.get("/state")
+    def state_get() -> Response:
+        return json_response(world.state.dump())
+
+    @blueprint.put("/state")
+    def state_put() -> Response:
+        try:
+            world.state.restore(read_json())
+        except StateProblems as error:
+            errors = [{"message": problem} for problem in error.problems]
+            return _invalid("InvalidState", "The state cannot be restored:", error.problems, errors)
+        return json_response({"restored": True, "companyId": world.backend.settings.company_id})
+
+    @blueprint.post("/tenant")
+    def tenant_post() -> Response:
+        """A tenant file in the body (YAML or JSON); `?name=` labels it in error messages."""
+        name = request.args.get("name") or "tenant"
+        text = request.get_data(cache=True).decode("utf-8", errors="replace")
+        try:
+            backend = load_tenant(TenantSource(text, name), world.clock)
+        except TenantFileError as error:
+            problems = [str(problem) for problem in error.problems]
+            errors = [{**problem.as_json(), "text": str(problem)} for problem in error.problems]
+            return _invalid("InvalidTenant", f"The tenant {name} cannot be loaded:", problems, errors)
+        world.load_tenant(backend)
+        counts = {table: len(rows.records) for table, rows in backend.store.tables.items()}
+        return json_response({"loaded": True, "companyId": backend.settings.company_id, "records": counts})
+
+    @blueprint.errorhandler(CwError)
+    def cw_error(error: CwError) -> Response:
+        return error_response(error)
+
+    return blueprint
