@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from ..simulator.connectwise.tenant_file import TenantFileError
 from ..simulator.server import DEFAULT_PORT, RunningServer, ServeOptions, describe
+from ..simulator.state_problems import StateProblems
 from ..simulator.world import WorldOptions
 
 LOOPBACK = "127.0.0.1"
@@ -39,6 +41,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--journal-size", type=int, default=10_000, help="requests kept in the journal (default %(default)s)"
     )
+    serve.add_argument(
+        "--tenant",
+        metavar="FILE",
+        help="serve the tenant this YAML file describes (a path, or a built-in name such as datto-ready) "
+        "instead of generating one; see docs/tenants.md",
+    )
+    serve.add_argument(
+        "--state",
+        metavar="FILE",
+        type=Path,
+        help="restore the state saved in FILE at start (when it exists) and save it there on a clean stop",
+    )
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a self-signed certificate for 127.0.0.1 and localhost; prints the CA file "
+        "to point REQUESTS_CA_BUNDLE at",
+    )
+    serve.add_argument(
+        "--ca-file", type=Path, metavar="FILE", help="with --tls: write the CA certificate here (default: a temp dir)"
+    )
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.set_defaults(handler=run_serve)
     return parser
@@ -53,6 +76,8 @@ def _check_serve_arguments(parser: argparse.ArgumentParser, args: argparse.Names
         parser.error("--threads must be at least 1")
     if args.journal_size < 1:
         parser.error("--journal-size must be at least 1")
+    if args.ca_file is not None and not args.tls:
+        parser.error("--ca-file needs --tls")
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -64,10 +89,27 @@ def run_serve(args: argparse.Namespace) -> int:
         port=args.port,
         threads=args.threads,
         ready_file=args.ready_file,
-        world=WorldOptions(seed=args.seed, companies=args.companies, journal_size=args.journal_size),
+        world=WorldOptions(
+            seed=args.seed, companies=args.companies, journal_size=args.journal_size, tenant=args.tenant
+        ),
+        state_file=args.state,
+        tls=args.tls,
+        ca_file=args.ca_file,
     )
     try:
         server = RunningServer(options)
+    except TenantFileError as error:
+        count = len(error.problems)
+        print(
+            f"cwsim serve: the tenant {args.tenant} cannot be loaded ({count} problem{'s' * (count != 1)}):",
+            file=sys.stderr,
+        )
+        print(error, file=sys.stderr)
+        return 2
+    except StateProblems as error:
+        print(f"cwsim serve: the state in {args.state} cannot be restored:", file=sys.stderr)
+        print(error, file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"cwsim serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
         return 2
@@ -78,7 +120,13 @@ def run_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    server.run()
+    try:
+        server.run()
+    except OSError as error:
+        print(f"cwsim serve: cannot save the state to {args.state}: {error}", file=sys.stderr)
+        return 1
+    if args.state is not None:
+        print(f"cwsim serve: state saved to {args.state}", flush=True)
     print("cwsim serve: stopped", flush=True)
     return 0
 

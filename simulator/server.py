@@ -1,11 +1,9 @@
-"""One WSGI app on one port (ConnectWise API, admin API), served by waitress with threads."""
+"""One WSGI app on one port (ConnectWise API, admin API), served by waitress; behind a TLS proxy with --tls."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 import threading
 import time
 import traceback
@@ -20,11 +18,16 @@ from flask import Flask, Response, g, request
 from waitress import wasyncore
 
 from .admin import admin_blueprint
+from .admin_state import state_blueprint
+from .atomic_files import write_json_atomically
+from .connectwise.auth import INTEGRATOR_LOGINS
 from .connectwise.endpoints import endpoint_index
 from .connectwise.errors import CwError
 from .connectwise.resources import ConnectWiseApi, connectwise_blueprint, error_response, json_response
 from .connectwise.routing import Router
-from .connectwise.tenant import INTEGRATOR_PASSWORD, INTEGRATOR_USERNAME, PRIVATE_KEY, PUBLIC_KEY
+from .proxy import LoopbackProxy
+from .state import read_state_file, save_state_file
+from .tls import LocalTls, local_tls
 from .world import World, WorldOptions
 
 log = logging.getLogger("cwsim.server")
@@ -43,6 +46,7 @@ def create_app(world: World) -> Flask:
     api = ConnectWiseApi(lambda: world.backend, Router(world.backend.collections.values(), endpoint_index()))
     app.register_blueprint(connectwise_blueprint(api))
     app.register_blueprint(admin_blueprint(world))
+    app.register_blueprint(state_blueprint(world))
     _add_journal(app, world)
 
     @app.errorhandler(CwError)
@@ -113,18 +117,45 @@ class ServeOptions:
     threads: int = DEFAULT_THREADS
     ready_file: Path | None = None
     world: WorldOptions = field(default_factory=WorldOptions)
+    state_file: Path | None = None  # loaded at start when it exists, saved on a clean stop
+    tls: bool = False
+    ca_file: Path | None = None  # where --tls writes its CA certificate (default: a new temp dir)
+
+
+INTERNAL_HOST = "127.0.0.1"  # waitress' address behind the TLS proxy
 
 
 class RunningServer:
-    """A bound `cwsim serve`: run it in the foreground, or start it in a thread (tests)."""
+    """A bound `cwsim serve`: run it in the foreground, or start it in a thread (tests).
+
+    Raises TenantFileError (a bad --tenant), StateProblems (a bad --state file) or OSError (a
+    port in use) before anything is served.
+    """
 
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
         self.world = World(options.world)
+        if options.state_file is not None and Path(options.state_file).exists():
+            self.world.state.restore(read_state_file(options.state_file))
         self.app = create_app(self.world)
+        self.tls: LocalTls | None = local_tls(options.ca_file) if options.tls else None
         self.server = waitress.server.create_server(
-            self.app, host=options.host, port=options.port, threads=options.threads, ident="cwsim"
+            self.app,
+            host=INTERNAL_HOST if self.tls else options.host,
+            port=0 if self.tls else options.port,
+            threads=options.threads,
+            ident="cwsim",
+            url_scheme="https" if self.tls else "http",
         )
+        self.proxy: LoopbackProxy | None = None
+        if self.tls is not None:
+            try:
+                upstream = (INTERNAL_HOST, int(self.server.effective_port))
+                self.proxy = LoopbackProxy(options.host, options.port, upstream, self.tls.context)
+            except OSError:
+                self.server.close()
+                self.server.task_dispatcher.shutdown()
+                raise
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self.on_ready: Callable[[dict[str, Any]], None] | None = None
@@ -132,36 +163,46 @@ class RunningServer:
 
     @property
     def port(self) -> int:
-        return int(self.server.effective_port)
+        return self.proxy.port if self.proxy is not None else int(self.server.effective_port)
 
     @property
     def url(self) -> str:
-        return f"http://{self.options.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.options.host}:{self.port}"
 
     def facts(self) -> dict[str, Any]:
         """What a client needs to talk to this server: the ready file's contents."""
-        settings = self.world.backend.settings
+        backend = self.world.backend
+        settings = backend.settings
+        key = settings.api_keys[0] if settings.api_keys else None
         return {
             "url": self.url,
             "api_url": f"{self.url}/v4_6_release/apis/3.0",
             "host": self.options.host,
             "port": self.port,
             "companyId": settings.company_id,
-            "publicKey": PUBLIC_KEY,
-            "privateKey": PRIVATE_KEY,
+            "publicKey": key.public_key if key else None,
+            "privateKey": key.private_key if key else None,
             "clientId": CLIENT_ID,
-            "integrator": {"username": INTEGRATOR_USERNAME, "password": INTEGRATOR_PASSWORD},
+            "integrator": _integrator_login(self.world),
+            "tls": self.tls is not None,
+            "ca_file": str(self.tls.ca_file) if self.tls else None,
+            "tenant": str(self.options.world.tenant) if self.options.world.tenant is not None else None,
+            "state_file": str(self.options.state_file) if self.options.state_file is not None else None,
             "pid": os.getpid(),
         }
 
     def run(self) -> None:
         """Serve in this thread until `stop()` (from another thread or a signal handler)."""
+        if self.proxy is not None:
+            self.proxy.start()
         threading.Thread(target=self._announce_when_answering, name="cwsim-ready", daemon=True).start()
         try:
             while not self._stopping.is_set():
                 wasyncore.loop(timeout=LOOP_WAKEUP_SECONDS, map=self.server._map, count=1)
         finally:
             self._close()
+        if self.options.state_file is not None:
+            save_state_file(self.options.state_file, self.world.state)
 
     def start(self, timeout: float = 30.0) -> RunningServer:
         """Serve in a background thread; returns once the server answers (or raises on timeout)."""
@@ -179,15 +220,21 @@ class RunningServer:
             self._thread.join(timeout=10)
 
     def _close(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
         for channel in list(self.server._map.values()):
-            channel.handle_close()
+            if channel is self.server:
+                channel.close()  # the listener: its handle_close would only log "unhandled close event"
+            else:
+                channel.handle_close()
         self.server.task_dispatcher.shutdown()
 
     def _announce_when_answering(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.url}/_sim/health", timeout=1).ok:
+                verify: str | bool = str(self.tls.ca_file) if self.tls else True
+                if requests.get(f"{self.url}/_sim/health", timeout=1, verify=verify).ok:
                     break
             except requests.RequestException:
                 time.sleep(0.02)  # polling our own port with a deadline; not a readiness sleep in a test
@@ -201,15 +248,13 @@ class RunningServer:
         self.ready.set()
 
 
-def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON so that a reader sees the old file or the whole new one, never half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")
-    os.replace(temporary, path)
+def _integrator_login(world: World) -> dict[str, str] | None:
+    """The tenant's first active integrator login (the Datto one in the default tenant)."""
+    logins = world.backend.store.table(INTEGRATOR_LOGINS).records
+    for _, login in sorted(logins.items()):
+        if not login.get("inactiveFlag"):
+            return {"username": login["username"], "password": login.get("password") or ""}
+    return None
 
 
 def describe(facts: dict[str, Any]) -> str:
@@ -219,10 +264,18 @@ def describe(facts: dict[str, Any]) -> str:
         "cwsim is serving a fake ConnectWise Manage",
         f"  URL            {facts['url']}",
         f"  API            {facts['api_url']}",
-        f"  companyId      {facts['companyId']}",
+        f"  companyId      {facts['companyId']}" + (f"  (tenant {facts['tenant']})" if facts.get("tenant") else ""),
         f"  API keys       public {facts['publicKey']}  private {facts['privateKey']}",
         f"  clientId       any non-empty value, e.g. {facts['clientId']}",
-        f"  integrator     {integrator['username']} / {integrator['password']}  (header x-cw-usertype: integrator)",
-        f"  admin API      {facts['url']}/_sim/health",
     ]
+    if integrator:
+        lines.append(
+            f"  integrator     {integrator['username']} / {integrator['password']}  (header x-cw-usertype: integrator)"
+        )
+    if facts.get("ca_file"):
+        lines.append(f"  TLS CA file    {facts['ca_file']}")
+        lines.append(f"                 export REQUESTS_CA_BUNDLE={facts['ca_file']}")
+    if facts.get("state_file"):
+        lines.append(f"  state file     {facts['state_file']}  (saved on a clean stop)")
+    lines.append(f"  admin API      {facts['url']}/_sim/health")
     return "\n".join(lines)
