@@ -71,6 +71,11 @@ class TenantSource:
     text: str
     name: str
     directory: Path | None = None
+    identity: str = ""  # what tells two sources apart (a resolved path), for cycles of `base:`
+
+    @property
+    def key(self) -> str:
+        return self.identity or self.name
 
 
 def builtin_tenants() -> list[str]:
@@ -85,12 +90,12 @@ def tenant_source(name_or_path: str | Path, directory: Path | None = Path(), all
         path = directory / text
         if path.is_file():
             try:
-                return TenantSource(path.read_text(encoding="utf-8"), text, path.parent)
+                return TenantSource(path.read_text(encoding="utf-8"), text, path.parent, str(path.resolve()))
             except (OSError, UnicodeDecodeError) as error:
                 raise TenantFileError([TenantProblem(text, None, "", f"cannot read it: {error}")]) from error
     if set(text) <= BUILTIN_NAME_CHARACTERS and (BUILTIN_DIRECTORY / f"{text}.yaml").is_file():
         builtin = BUILTIN_DIRECTORY / f"{text}.yaml"
-        return TenantSource(builtin.read_text(encoding="utf-8"), f"tenants/{text}.yaml", None)
+        return TenantSource(builtin.read_text(encoding="utf-8"), f"tenants/{text}.yaml", None, str(builtin))
     kind = "no such file, and no" if allow_paths else "no"
     known = ", ".join(builtin_tenants())
     raise TenantFileError([TenantProblem(text, None, "", f"{kind} built-in tenant of that name (built in: {known})")])
@@ -142,9 +147,10 @@ class _Documents:
             base_source = tenant_source(base, source.directory, allow_paths=source.directory is not None)
         except TenantFileError as error:
             raise TenantFileError([TenantProblem(source.name, line, BASE, error.problems[0].message)]) from error
-        if base_source.name in (*seen, source.name):
-            raise TenantFileError([TenantProblem(source.name, line, BASE, f"{base} builds on itself")])
-        parent = self.resolve(base_source, (*seen, source.name))
+        if base_source.key in (*seen, source.key):
+            message = f"{base} builds on this file again (a cycle of base: files)"
+            raise TenantFileError([TenantProblem(source.name, line, BASE, message)])
+        parent = self.resolve(base_source, (*seen, source.key))
         merged = LocatedDict()
         merged.source, merged.line = document.source, document.line
         for layer in (parent, document):
