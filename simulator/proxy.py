@@ -115,6 +115,7 @@ class LoopbackProxy:
             await server.wait_closed()
 
     async def _handle(self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
+        """Relay one client connection until either side closes; the task never ends in an error."""
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
@@ -133,11 +134,12 @@ class LoopbackProxy:
                 for pump in pumps:
                     pump.cancel()
                 await asyncio.gather(*pumps, return_exceptions=True)
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping
         except OSError as error:
             log.warning("cannot reach the server behind the proxy at %s:%s: %s", *self.upstream, error)
         finally:
-            await _close(upstream)
-            await _close(client)
+            await _close_all(upstream, client)
             self._connections.discard(task)
 
 
@@ -147,14 +149,18 @@ async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter, send: 
             await send(data, sink)
 
 
-async def _close(writer: asyncio.StreamWriter | None) -> None:
-    if writer is None:
-        return
-    writer.close()
+async def _close_all(*writers: asyncio.StreamWriter | None) -> None:
+    """Close both ends politely, but never wait long: a peer that never finishes the TLS close is cut off."""
+    open_writers = [writer for writer in writers if writer is not None]
+    for writer in open_writers:
+        writer.close()
     try:
-        await asyncio.wait_for(writer.wait_closed(), CLOSE_SECONDS)
-    except (TimeoutError, ConnectionError, ssl.SSLError, OSError):
-        writer.transport.abort()  # a peer that never finishes the TLS close must not keep the socket
+        await asyncio.wait_for(
+            asyncio.gather(*(writer.wait_closed() for writer in open_writers), return_exceptions=True), CLOSE_SECONDS
+        )
+    except (TimeoutError, asyncio.CancelledError):
+        for writer in open_writers:
+            writer.transport.abort()
 
 
 def _quiet_exceptions(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

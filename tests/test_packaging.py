@@ -36,6 +36,8 @@ def test_the_three_parts_are_subpackages_of_cwsim(wheel: zipfile.ZipFile) -> Non
         assert f"cwsim/{part}/__init__.py" in names
     assert "cwsim/__init__.py" not in names, "cwsim is a namespace package"
     assert "cwsim/simulator/connectwise/data/cw-manage-endpoints.json" in names
+    for tenant in ("default", "datto-ready", "datto-login-wrong-case", "datto-integration-no-serial-match"):
+        assert f"cwsim/simulator/tenants/{tenant}.yaml" in names
 
 
 def test_the_console_script_and_the_pytest_plugin_are_registered(wheel: zipfile.ZipFile) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 import requests
 
 from cwsim.scenarios.processes import ProcessFailed, cwsim_command, start
+from cwsim.simulator.pytest_plugin import basic_auth
 
 
 @pytest.fixture
@@ -76,3 +78,119 @@ def test_bad_arguments_are_explained(arguments: list[str], message: str) -> None
 def test_start_reports_a_process_that_dies_before_it_is_ready(tmp_path: Path) -> None:
     with pytest.raises(ProcessFailed, match="exited with 2"):
         start("broken", [sys.executable, "-m", "cwsim.scenarios.cli", "serve", "--port", "-1"], workdir=tmp_path)
+
+
+# -- --tenant, --state, --tls ------------------------------------------------------------------
+
+BAD_TENANT = """\
+settings:
+  companyId: acme
+  apiKeys:
+    - {publicKey: p, privateKey: q, member: api}
+members:
+  - {identifier: api, firstName: A, lastName: B}
+companies:
+  - {identifier: ACME, name: Acme, city: X}
+  - {identifier: acme, name: Acme again, city: Y}
+"""
+
+
+def test_a_tenant_file_with_errors_is_explained_by_line_and_nothing_is_served(tmp_path: Path) -> None:
+    tenant = tmp_path / "bad.yaml"
+    tenant.write_text(BAD_TENANT)
+    ready = tmp_path / "ready.json"
+    result = subprocess.run(
+        cwsim_command("serve", "--port", "0", "--tenant", str(tenant), "--ready-file", str(ready)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"cwsim serve: the tenant {tenant} cannot be loaded (1 problem):" in result.stderr
+    assert f'{tenant}:9: companies[1] ("acme"): identifier: "acme" is already in use.' in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not ready.exists()
+
+
+def test_it_serves_a_tenant_file_and_its_credentials_are_in_the_ready_file(tmp_path: Path) -> None:
+    process = start("cwsim", cwsim_command("serve", "--port", "0", "--tenant", "default"), workdir=tmp_path)
+    try:
+        facts = process.facts
+        assert facts["tenant"] == "default" and facts["companyId"] == "cwsim"
+        assert facts["integrator"] == {"username": "dattoCW", "password": "cwsim-integrator"}
+        auth = basic_auth(facts["companyId"], facts["publicKey"], facts["privateKey"])
+        companies = requests.get(
+            facts["api_url"] + "/company/companies", headers={"Authorization": auth, "clientId": "x"}, timeout=5
+        ).json()
+        assert [c["identifier"] for c in companies] == ["Northwind", "Contoso", "Fabrikam"]
+    finally:
+        process.stop()
+
+
+def test_state_is_saved_on_a_clean_stop_and_restored_at_the_next_start(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    command = cwsim_command("serve", "--port", "0", "--companies", "3", "--state", str(state))
+    first = start("first", command, workdir=tmp_path)
+    facts = first.facts
+    headers = {"Authorization": basic_auth("cwsim", facts["publicKey"], facts["privateKey"]), "clientId": "x"}
+    created = requests.post(
+        facts["api_url"] + "/service/tickets",
+        json={"summary": "kept", "company": {"id": 1}},
+        headers=headers,
+        timeout=5,
+    ).json()
+    first.process.send_signal(signal.SIGTERM)
+    assert first.process.wait(timeout=15) == 0
+    assert f"state saved to {state}" in first.log()
+    saved = json.loads(state.read_text())
+    assert [t["summary"] for t in saved["connectwise"]["tables"]["service/tickets"]["records"]] == ["kept"]
+    assert not list(tmp_path.glob(".state.json.*"))  # the temporary file was renamed over it
+
+    second = start("second", command, workdir=tmp_path)
+    try:
+        ticket = requests.get(f"{second.facts['api_url']}/service/tickets/{created['id']}", headers=headers, timeout=5)
+        assert ticket.json()["summary"] == "kept"
+        assert ticket.json()["_info"]["dateEntered"] == created["_info"]["dateEntered"]
+    finally:
+        second.stop()
+
+
+def test_a_state_file_that_cannot_be_restored_is_explained(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text('{"version": 1, "connectwise": {"settings": {}, "tables": {}}}')
+    result = subprocess.run(
+        cwsim_command("serve", "--port", "0", "--state", str(state)), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert f"the state in {state} cannot be restored" in result.stderr
+    assert "connectwise.settings.companyId: Missing data for required field." in result.stderr
+    assert "Traceback" not in result.stderr
+    state.write_text("{half")
+    result = subprocess.run(
+        cwsim_command("serve", "--port", "0", "--state", str(state)), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2 and "not valid JSON" in result.stderr
+
+
+def test_tls_puts_https_urls_and_the_ca_file_in_the_ready_file_and_the_printout(tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    process = start(
+        "cwsim",
+        cwsim_command("serve", "--port", "0", "--companies", "3", "--tls", "--ca-file", str(ca_file)),
+        workdir=tmp_path,
+    )
+    try:
+        facts = process.facts
+        assert facts["url"].startswith("https://127.0.0.1:") and facts["api_url"].startswith("https://")
+        assert facts["tls"] is True and facts["ca_file"] == str(ca_file.resolve())
+        assert requests.get(facts["url"] + "/_sim/health", timeout=5, verify=facts["ca_file"]).ok
+    finally:
+        process.stop()
+    printed = process.log()
+    assert f"export REQUESTS_CA_BUNDLE={ca_file.resolve()}" in printed
+    assert "Traceback" not in printed
+
+
+def test_ca_file_needs_tls() -> None:
+    result = subprocess.run(cwsim_command("serve", "--ca-file", "x.pem"), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--ca-file needs --tls" in result.stderr
