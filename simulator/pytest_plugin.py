@@ -82,6 +82,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cwsim")
     group.addoption("--cwsim-seed", type=int, default=0, help="seed of the cwsim tenant (default 0)")
     group.addoption("--cwsim-companies", type=int, default=WorldOptions.companies, help="companies in the cwsim tenant")
+    group.addoption(
+        "--cwsim-tenant", default=None, help="a tenant file (path or built-in name) instead of the generated tenant"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +95,7 @@ def cwsim_server(pytestconfig: pytest.Config) -> Iterator[RunningServer]:
         world=WorldOptions(
             seed=pytestconfig.getoption("cwsim_seed"),
             companies=pytestconfig.getoption("cwsim_companies"),
+            tenant=pytestconfig.getoption("cwsim_tenant"),
         ),
     )
     server = RunningServer(options).start(timeout=READY_TIMEOUT_SECONDS)

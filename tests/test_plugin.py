@@ -42,3 +42,27 @@ def test_a_server_error_fails_the_test_that_caused_it(pytester: pytest.Pytester)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cwsim-companies", "2")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*cwsim served errors during this test*", "*RuntimeError: boom*"])
+
+
+def test_a_tenant_file_and_a_tenant_loaded_by_a_test_do_not_leak(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        ACME = '''
+        settings:
+          companyId: acme
+          apiKeys: [{publicKey: p, privateKey: q, member: api}]
+        members: [{identifier: api, firstName: A, lastName: B}]
+        '''
+
+        def test_loads_another_tenant(cwsim):
+            assert cwsim.company_id == "cwsim"
+            assert cwsim.admin().post("tenant", data=ACME).status_code == 200
+
+        def test_gets_the_sessions_tenant_back(cwsim):
+            assert cwsim.company_id == "cwsim"
+            companies = cwsim.session().get("company/companies").json()
+            assert [c["identifier"] for c in companies] == ["Northwind", "Contoso", "Fabrikam"]
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--cwsim-tenant", "default")
+    result.assert_outcomes(passed=2)
