@@ -324,3 +324,11 @@ def test_unicode_script_and_sql_looking_strings_are_stored_verbatim(api: Api) ->
     summary = "<script>alert('x')</script>'; DROP TABLE tickets;-- ✓ Ünïcødé"
     ticket = new_ticket(api, summary=summary)
     assert api.get(f"service/tickets/{ticket['id']}").get_json()["summary"] == summary
+
+
+@pytest.mark.parametrize("reference", [True, [1], {"id": True}, {"nothing": 1}, {"name": 5}])
+def test_a_malformed_reference_is_a_400_naming_the_field(api: Api, reference) -> None:
+    response = api.post("service/tickets", {"summary": "x", "company": reference})
+    assert response.status_code == 400
+    (error,) = response.get_json()["errors"]
+    assert error["field"] == "company" and "reference like" in error["message"]

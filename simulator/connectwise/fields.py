@@ -110,7 +110,8 @@ class Ref(fields.Field):
     """
 
     default_error_messages = {
-        "invalid": 'Expected a reference like {"id": 5} or {"name": "..."}.',
+        # marshmallow formats error messages with str.format: braces are doubled.
+        "invalid": 'Expected a reference like {{"id": 5}} or {{"name": "..."}}.',
     }
 
     def __init__(
