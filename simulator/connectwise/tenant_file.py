@@ -401,7 +401,7 @@ class _Builder:
         link: tuple[str, int] | None = None,
     ) -> None:
         nestings = self.plan.nestings(collection, chain)
-        body = {key: value for key, value in entry.items() if key not in nestings}
+        body = {key: _plain(value) for key, value in entry.items() if key not in nestings}
         if link is not None:
             body[link[0]] = {"id": link[1]}
         later = {}
@@ -460,6 +460,15 @@ class _Builder:
     def _settings_problem(self, entry: LocatedDict, path: list[Any], message: str) -> None:
         source, line = where_at(entry, path)
         self.problems.append(TenantProblem(source, line, SETTINGS, message))
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts and lists for the store (the located ones carry line numbers)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _record_problems(error: CwError, entry: LocatedDict, label: str) -> list[TenantProblem]:
