@@ -293,8 +293,8 @@ def _path_text(path: Iterable[Any]) -> str:
 
 
 def _suggest(given: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(given.casefold(), {k.casefold(): k for k in known}, n=1, cutoff=0.6)
-    folded = {k.casefold(): k for k in known}
+    folded = {name.casefold(): name for name in known}
+    close = difflib.get_close_matches(given.casefold(), list(folded), n=1, cutoff=0.6)
     return f'; did you mean "{folded[close[0]]}"?' if close else ""
 
 
