@@ -41,6 +41,12 @@ def admin_blueprint(world: World) -> Blueprint:
         world.reset()
         return json_response({"reset": True})
 
+    @blueprint.post("/additions/<int:addition_id>/invoice")
+    def invoice_addition(addition_id: int) -> Response:
+        """Mark an agreement addition invoiced, as running an invoice in ConnectWise would."""
+        addition = world.backend.mark_invoiced(addition_id)
+        return json_response({"id": addition["id"], "invoiced": True, "billedQuantity": addition["billedQuantity"]})
+
     @blueprint.get("/requests")
     def requests_list() -> Response:
         return json_response([entry.as_json() for entry in world.journal.entries(journal_filter())])
