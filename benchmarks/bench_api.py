@@ -32,7 +32,7 @@ def cw_headers(facts: dict) -> dict[str, str]:
 
 
 def start_cwsim() -> ManagedProcess:
-    return start("cwsim", cwsim_command("serve", "--port", "0"))
+    return start("cwsim", cwsim_command("serve", "--port", "0", "--smtp-port", "0"))
 
 
 def start_bare() -> ManagedProcess:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from ..simulator.server import DEFAULT_PORT, RunningServer, ServeOptions, describe
+from ..simulator.server import DEFAULT_PORT, DEFAULT_SMTP_PORT, RunningServer, ServeOptions, describe
 from ..simulator.world import WorldOptions
 
 LOOPBACK = "127.0.0.1"
@@ -25,6 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the fake ConnectWise API and the admin API")
     serve.add_argument("--host", default=LOOPBACK, help="address to bind (default %(default)s)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 = a free one)")
+    serve.add_argument(
+        "--smtp-port",
+        type=int,
+        default=DEFAULT_SMTP_PORT,
+        help="mail catcher port (default %(default)s; 0 = a free one)",
+    )
     serve.add_argument(
         "--ready-file", type=Path, help="write the URL, companyId and credentials here as JSON once serving"
     )
@@ -45,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_serve_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if not 0 <= args.port <= 65535:
-        parser.error(f"--port must be between 0 and 65535, not {args.port}")
+    for option in ("port", "smtp_port"):
+        value = getattr(args, option)
+        if not 0 <= value <= 65535:
+            parser.error(f"--{option.replace('_', '-')} must be between 0 and 65535, not {value}")
     if args.companies < 1:
         parser.error("--companies must be at least 1")
     if args.threads < 1:
@@ -62,6 +70,7 @@ def run_serve(args: argparse.Namespace) -> int:
     options = ServeOptions(
         host=args.host,
         port=args.port,
+        smtp_port=args.smtp_port,
         threads=args.threads,
         ready_file=args.ready_file,
         world=WorldOptions(seed=args.seed, companies=args.companies, journal_size=args.journal_size),
@@ -69,7 +78,11 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         server = RunningServer(options)
     except OSError as error:
-        print(f"cwsim serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
+        print(
+            f"cwsim serve: cannot listen on {args.host} (port {args.port}, SMTP port {args.smtp_port}): "
+            f"{error.strerror or error}",
+            file=sys.stderr,
+        )
         return 2
     server.on_ready = lambda facts: print(describe(facts), flush=True)
 

@@ -25,10 +25,12 @@ from .connectwise.errors import CwError
 from .connectwise.resources import ConnectWiseApi, connectwise_blueprint, error_response, json_response
 from .connectwise.routing import Router
 from .connectwise.tenant import INTEGRATOR_PASSWORD, INTEGRATOR_USERNAME, PRIVATE_KEY, PUBLIC_KEY
+from .mail import SmtpCatcher
 from .world import World, WorldOptions
 
 log = logging.getLogger("cwsim.server")
 DEFAULT_PORT = 8642
+DEFAULT_SMTP_PORT = 8025
 DEFAULT_THREADS = 8
 LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices stop(); not a wait for readiness
 CLIENT_ID = "cwsim-client"
@@ -110,6 +112,7 @@ def _add_journal(app: Flask, world: World) -> None:
 class ServeOptions:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    smtp_port: int = DEFAULT_SMTP_PORT
     threads: int = DEFAULT_THREADS
     ready_file: Path | None = None
     world: WorldOptions = field(default_factory=WorldOptions)
@@ -125,6 +128,11 @@ class RunningServer:
         self.server = waitress.server.create_server(
             self.app, host=options.host, port=options.port, threads=options.threads, ident="cwsim"
         )
+        try:
+            self.smtp = SmtpCatcher(self.world.mailbox, options.host, options.smtp_port).start()
+        except OSError:
+            self.server.close()
+            raise
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self.on_ready: Callable[[dict[str, Any]], None] | None = None
@@ -151,6 +159,7 @@ class RunningServer:
             "privateKey": PRIVATE_KEY,
             "clientId": CLIENT_ID,
             "integrator": {"username": INTEGRATOR_USERNAME, "password": INTEGRATOR_PASSWORD},
+            "smtp": {"host": self.options.host, "port": self.smtp.port},
             "pid": os.getpid(),
         }
 
@@ -182,6 +191,7 @@ class RunningServer:
         for channel in list(self.server._map.values()):
             channel.handle_close()
         self.server.task_dispatcher.shutdown()
+        self.smtp.stop()
 
     def _announce_when_answering(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -223,6 +233,7 @@ def describe(facts: dict[str, Any]) -> str:
         f"  API keys       public {facts['publicKey']}  private {facts['privateKey']}",
         f"  clientId       any non-empty value, e.g. {facts['clientId']}",
         f"  integrator     {integrator['username']} / {integrator['password']}  (header x-cw-usertype: integrator)",
+        f"  mail catcher   SMTP {facts['smtp']['host']}:{facts['smtp']['port']}  (caught mail: {facts['url']}/_sim/mail)",
         f"  admin API      {facts['url']}/_sim/health",
     ]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from .clock import Clock, WallClock
 from .connectwise.backend import Backend
 from .connectwise.tenant import DEFAULT_COMPANIES, default_tenant
 from .journal import Journal
+from .mail import Mailbox
 
 
 @dataclass
@@ -25,6 +26,7 @@ class World:
         self.clock: Clock = clock or WallClock()
         self.backend: Backend = default_tenant(self.options.seed, self.options.companies, self.clock)
         self.journal = Journal(self.options.journal_size)
+        self.mailbox = Mailbox(self.clock)
         self.errors: list[str] = []  # tracebacks of unexpected server errors, for tests to surface
         self._initial = self.backend.store.snapshot()
 
@@ -32,3 +34,4 @@ class World:
         """Back to the tenant's seed state, from the snapshot taken at start (not regenerated)."""
         self.backend.store.restore(self._initial)
         self.journal.clear()
+        self.mailbox.clear()
