@@ -233,7 +233,7 @@ def describe(facts: dict[str, Any]) -> str:
         f"  API keys       public {facts['publicKey']}  private {facts['privateKey']}",
         f"  clientId       any non-empty value, e.g. {facts['clientId']}",
         f"  integrator     {integrator['username']} / {integrator['password']}  (header x-cw-usertype: integrator)",
-        f"  mail catcher   SMTP {facts['smtp']['host']}:{facts['smtp']['port']}  (caught mail: {facts['url']}/_sim/mail)",
+        f"  mail catcher   SMTP {facts['smtp']['host']}:{facts['smtp']['port']}  (read it at {facts['url']}/_sim/mail)",
         f"  admin API      {facts['url']}/_sim/health",
     ]
     return "\n".join(lines)
