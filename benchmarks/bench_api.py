@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import platform
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import quote
 
 import requests
@@ -32,7 +34,7 @@ def cw_headers(facts: dict) -> dict[str, str]:
 
 
 def start_cwsim() -> ManagedProcess:
-    return start("cwsim", cwsim_command("serve", "--port", "0"))
+    return start("cwsim", cwsim_command("serve", "--port", "0", "--smtp-port", "0"))
 
 
 def start_bare() -> ManagedProcess:
@@ -68,49 +70,61 @@ def seed_bare(url: str, headers: dict[str, str]) -> None:
             session.post(f"{url}/v4_6_release/apis/3.0/service/tickets", json=body, headers=headers, timeout=30)
 
 
+ROUNDS = 2  # runs alternate cwsim / bare so a passing load on the machine hits both alike
+
+
+def alternate(ours: tuple[str, Path], theirs: tuple[str, Path]) -> tuple[float, float]:
+    """The best of ROUNDS alternating wrk runs against each server."""
+    best_ours = best_theirs = 0.0
+    for _ in range(ROUNDS):
+        for target, is_ours in ((ours, True), (theirs, False)):
+            result = run_wrk(*target)
+            if result.non_2xx or result.errors:
+                print(f"  warning: {'cwsim' if is_ours else 'bare'}: {result.non_2xx} non-2xx {result.errors}")
+            if is_ours:
+                best_ours = max(best_ours, result.requests_per_second)
+            else:
+                best_theirs = max(best_theirs, result.requests_per_second)
+    return best_ours, best_theirs
+
+
 def measure_creation() -> tuple[float, float]:
-    body = json.dumps(TICKET_BODY)
-    cwsim = start_cwsim()
+    cwsim, bare = start_cwsim(), start_bare()
     try:
         headers = cw_headers(cwsim.facts)
-        ours = run_wrk(f"{cwsim.facts['api_url']}/service/tickets", post_script(body, headers))
+        script = post_script(json.dumps(TICKET_BODY), headers)
+        return alternate(
+            (f"{cwsim.facts['api_url']}/service/tickets", script),
+            (f"{bare.facts['url']}/v4_6_release/apis/3.0/service/tickets", script),
+        )
     finally:
         cwsim.stop()
-    bare = start_bare()
-    try:
-        theirs = run_wrk(f"{bare.facts['url']}/v4_6_release/apis/3.0/service/tickets", post_script(body, headers))
-    finally:
         bare.stop()
-    for label, result in (("cwsim", ours), ("bare", theirs)):
-        if result.non_2xx or result.errors:
-            print(f"  warning: {label} had {result.non_2xx} non-2xx responses {result.errors}")
-    return ours.requests_per_second, theirs.requests_per_second
 
 
 def measure_query() -> tuple[float, float]:
-    cwsim = start_cwsim()
+    cwsim, bare = start_cwsim(), start_bare()
     try:
         headers = cw_headers(cwsim.facts)
         seed_tickets(cwsim.facts["api_url"], headers, companies=36)
+        seed_bare(bare.facts["url"], headers)
         check = requests.get(f"{cwsim.facts['api_url']}/service/tickets?{QUERY}", headers=headers, timeout=30)
         check.raise_for_status()
         assert len(check.json()) == 25, "the benchmark query should fill a page"
-        ours = run_wrk(f"{cwsim.facts['api_url']}/service/tickets?{QUERY}", get_script(headers))
+        script = get_script(headers)
+        return alternate(
+            (f"{cwsim.facts['api_url']}/service/tickets?{QUERY}", script),
+            (f"{bare.facts['url']}/v4_6_release/apis/3.0/service/tickets?{QUERY}&company={QUERY_COMPANY}", script),
+        )
     finally:
         cwsim.stop()
-    bare = start_bare()
-    try:
-        seed_bare(bare.facts["url"], headers)
-        url = f"{bare.facts['url']}/v4_6_release/apis/3.0/service/tickets?{QUERY}&company={QUERY_COMPANY}"
-        theirs = run_wrk(url, get_script(headers))
-    finally:
         bare.stop()
-    return ours.requests_per_second, theirs.requests_per_second
 
 
 def main() -> int:
     print(
-        f"API benchmark: wrk -t2 -c16 -d10s, waitress with 8 threads, on {platform.node()} ({platform.machine()}, "
+        f"API benchmark: wrk -t2 -c16 -d10s (best of {ROUNDS}, alternating), waitress with 8 threads,\n"
+        f"  on {platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs, "
         f"{platform.python_implementation()} {platform.python_version()})"
     )
     failed = False

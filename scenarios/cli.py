@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from ..simulator.connectwise.tenant_file import TenantFileError
-from ..simulator.server import DEFAULT_PORT, RunningServer, ServeOptions, describe
+from ..simulator.server import DEFAULT_PORT, DEFAULT_SMTP_PORT, RunningServer, ServeOptions, describe
 from ..simulator.state_problems import StateProblems
 from ..simulator.world import WorldOptions
 
@@ -27,6 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the fake ConnectWise API and the admin API")
     serve.add_argument("--host", default=LOOPBACK, help="address to bind (default %(default)s)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s; 0 = a free one)")
+    serve.add_argument(
+        "--smtp-port",
+        type=int,
+        default=DEFAULT_SMTP_PORT,
+        help="mail catcher port (default %(default)s; 0 = a free one)",
+    )
     serve.add_argument(
         "--ready-file", type=Path, help="write the URL, companyId and credentials here as JSON once serving"
     )
@@ -68,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_serve_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if not 0 <= args.port <= 65535:
-        parser.error(f"--port must be between 0 and 65535, not {args.port}")
+    for option in ("port", "smtp_port"):
+        value = getattr(args, option)
+        if not 0 <= value <= 65535:
+            parser.error(f"--{option.replace('_', '-')} must be between 0 and 65535, not {value}")
     if args.companies < 1:
         parser.error("--companies must be at least 1")
     if args.threads < 1:
@@ -87,6 +95,7 @@ def run_serve(args: argparse.Namespace) -> int:
     options = ServeOptions(
         host=args.host,
         port=args.port,
+        smtp_port=args.smtp_port,
         threads=args.threads,
         ready_file=args.ready_file,
         world=WorldOptions(
@@ -111,7 +120,11 @@ def run_serve(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     except OSError as error:
-        print(f"cwsim serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
+        print(
+            f"cwsim serve: cannot listen on {args.host} (port {args.port}, SMTP port {args.smtp_port}): "
+            f"{error.strerror or error}",
+            file=sys.stderr,
+        )
         return 2
     server.on_ready = lambda facts: print(describe(facts), flush=True)
 

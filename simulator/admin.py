@@ -7,25 +7,35 @@ from flask import Blueprint, Response, request
 from .connectwise.errors import CwError, bad_request
 from .connectwise.resources import error_response, json_response
 from .journal import JournalFilter
+from .mail import MailFilter
 from .world import World
 
 
 def journal_filter() -> JournalFilter:
-    def number(name: str) -> int | None:
-        text = request.args.get(name)
-        if text in (None, ""):
-            return None
-        try:
-            return int(text)
-        except ValueError as error:
-            raise bad_request(f"{name} must be a whole number, not {text!r}.", name) from error
-
     return JournalFilter(
         method=request.args.get("method") or None,
         path=request.args.get("path") or None,
-        status=number("status"),
-        since=number("since"),
+        status=_number("status"),
+        since=_number("since"),
     )
+
+
+def mail_filter() -> MailFilter:
+    return MailFilter(
+        to=request.args.get("to") or None,
+        subject=request.args.get("subject") or None,
+        since=_number("since"),
+    )
+
+
+def _number(name: str) -> int | None:
+    text = request.args.get(name)
+    if text in (None, ""):
+        return None
+    try:
+        return int(text)
+    except ValueError as error:
+        raise bad_request(f"{name} must be a whole number, not {text!r}.", name) from error
 
 
 def admin_blueprint(world: World) -> Blueprint:
@@ -41,6 +51,12 @@ def admin_blueprint(world: World) -> Blueprint:
         world.reset()
         return json_response({"reset": True})
 
+    @blueprint.post("/additions/<int:addition_id>/invoice")
+    def invoice_addition(addition_id: int) -> Response:
+        """Mark an agreement addition invoiced, as running an invoice in ConnectWise would."""
+        addition = world.backend.mark_invoiced(addition_id)
+        return json_response({"id": addition["id"], "invoiced": True, "billedQuantity": addition["billedQuantity"]})
+
     @blueprint.get("/requests")
     def requests_list() -> Response:
         return json_response([entry.as_json() for entry in world.journal.entries(journal_filter())])
@@ -52,6 +68,19 @@ def admin_blueprint(world: World) -> Blueprint:
     @blueprint.delete("/requests")
     def requests_clear() -> Response:
         world.journal.clear()
+        return json_response(None, 204)
+
+    @blueprint.get("/mail")
+    def mail_list() -> Response:
+        return json_response([mail.as_json() for mail in world.mailbox.messages(mail_filter())])
+
+    @blueprint.get("/mail/count")
+    def mail_count() -> Response:
+        return json_response({"count": len(world.mailbox.messages(mail_filter()))})
+
+    @blueprint.delete("/mail")
+    def mail_clear() -> Response:
+        world.mailbox.clear()
         return json_response(None, 204)
 
     @blueprint.errorhandler(CwError)

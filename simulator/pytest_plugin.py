@@ -92,6 +92,7 @@ def cwsim_server(pytestconfig: pytest.Config) -> Iterator[RunningServer]:
     """One `cwsim serve` for the session, on a free loopback port, ready before the first test."""
     options = ServeOptions(
         port=0,
+        smtp_port=0,
         world=WorldOptions(
             seed=pytestconfig.getoption("cwsim_seed"),
             companies=pytestconfig.getoption("cwsim_companies"),

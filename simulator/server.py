@@ -25,6 +25,7 @@ from .connectwise.endpoints import endpoint_index
 from .connectwise.errors import CwError
 from .connectwise.resources import ConnectWiseApi, connectwise_blueprint, error_response, json_response
 from .connectwise.routing import Router
+from .mail import SmtpCatcher
 from .proxy import LoopbackProxy
 from .state import read_state_file, save_state_file
 from .tls import LocalTls, local_tls
@@ -32,6 +33,7 @@ from .world import World, WorldOptions
 
 log = logging.getLogger("cwsim.server")
 DEFAULT_PORT = 8642
+DEFAULT_SMTP_PORT = 8025
 DEFAULT_THREADS = 8
 LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices stop(); not a wait for readiness
 CLIENT_ID = "cwsim-client"
@@ -114,6 +116,7 @@ def _add_journal(app: Flask, world: World) -> None:
 class ServeOptions:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    smtp_port: int = DEFAULT_SMTP_PORT
     threads: int = DEFAULT_THREADS
     ready_file: Path | None = None
     world: WorldOptions = field(default_factory=WorldOptions)
@@ -148,14 +151,17 @@ class RunningServer:
             url_scheme="https" if self.tls else "http",
         )
         self.proxy: LoopbackProxy | None = None
-        if self.tls is not None:
-            try:
+        try:
+            if self.tls is not None:
                 upstream = (INTERNAL_HOST, int(self.server.effective_port))
                 self.proxy = LoopbackProxy(options.host, options.port, upstream, self.tls.context)
-            except OSError:
-                self.server.close()
-                self.server.task_dispatcher.shutdown()
-                raise
+            self.smtp = SmtpCatcher(self.world.mailbox, options.host, options.smtp_port).start()
+        except OSError:
+            if self.proxy is not None:
+                self.proxy.stop()
+            self.server.close()
+            self.server.task_dispatcher.shutdown()
+            raise
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self.on_ready: Callable[[dict[str, Any]], None] | None = None
@@ -184,6 +190,7 @@ class RunningServer:
             "privateKey": key.private_key if key else None,
             "clientId": CLIENT_ID,
             "integrator": _integrator_login(self.world),
+            "smtp": {"host": self.options.host, "port": self.smtp.port},
             "tls": self.tls is not None,
             "ca_file": str(self.tls.ca_file) if self.tls else None,
             "tenant": str(self.options.world.tenant) if self.options.world.tenant is not None else None,
@@ -228,6 +235,7 @@ class RunningServer:
             else:
                 channel.handle_close()
         self.server.task_dispatcher.shutdown()
+        self.smtp.stop()
 
     def _announce_when_answering(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -272,6 +280,8 @@ def describe(facts: dict[str, Any]) -> str:
         lines.append(
             f"  integrator     {integrator['username']} / {integrator['password']}  (header x-cw-usertype: integrator)"
         )
+    smtp = facts["smtp"]
+    lines.append(f"  mail catcher   SMTP {smtp['host']}:{smtp['port']}  (read it at {facts['url']}/_sim/mail)")
     if facts.get("ca_file"):
         lines.append(f"  TLS CA file    {facts['ca_file']}")
         lines.append(f"                 export REQUESTS_CA_BUNDLE={facts['ca_file']}")

@@ -12,6 +12,7 @@ from .connectwise.store import Store
 from .connectwise.tenant import DEFAULT_COMPANIES, default_tenant
 from .connectwise.tenant_file import load_tenant_file
 from .journal import Journal
+from .mail import Mailbox
 from .state import ConnectWiseState, WorldState
 
 
@@ -38,6 +39,7 @@ class World:
         else:
             self.backend = default_tenant(self.options.seed, self.options.companies, self.clock)
         self.journal = Journal(self.options.journal_size)
+        self.mailbox = Mailbox(self.clock)
         self.errors: list[str] = []  # tracebacks of unexpected server errors, for tests to surface
         self._lock = threading.RLock()
         self._tenant = self._startup = (self.backend, self.backend.store.snapshot())
@@ -56,6 +58,7 @@ class World:
             backend.store.restore(snapshot)
             self.use_backend(backend)
             self.journal.clear()
+            self.mailbox.clear()
 
     def load_tenant(self, backend: Backend) -> None:
         """Serve a new tenant: it becomes what `reset` goes back to; the journal starts afresh."""

@@ -18,7 +18,9 @@ from cwsim.simulator.pytest_plugin import basic_auth
 
 @pytest.fixture
 def served(tmp_path: Path):
-    process = start("cwsim", cwsim_command("serve", "--port", "0", "--companies", "5"), workdir=tmp_path)
+    process = start(
+        "cwsim", cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--companies", "5"), workdir=tmp_path
+    )
     yield process
     process.stop()
 
@@ -42,7 +44,9 @@ def test_it_prints_the_same_facts_in_one_readable_block(served) -> None:
 
 @pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
 def test_it_shuts_down_cleanly_on_sigint_and_sigterm(tmp_path: Path, sent: signal.Signals) -> None:
-    process = start("cwsim", cwsim_command("serve", "--port", "0", "--companies", "3"), workdir=tmp_path)
+    process = start(
+        "cwsim", cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--companies", "3"), workdir=tmp_path
+    )
     process.process.send_signal(sent)
     assert process.process.wait(timeout=15) == 0
     assert "stopped" in process.log()
@@ -54,9 +58,11 @@ def test_a_port_in_use_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(cwsim_command("serve", "--port", str(port)), capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            cwsim_command("serve", "--port", str(port), "--smtp-port", "0"), capture_output=True, text=True, timeout=60
+        )
     assert result.returncode == 2
-    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert f"cannot listen on 127.0.0.1 (port {port}" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
 

@@ -24,10 +24,12 @@ from .errors import CwError, FieldProblem, bad_request, invalid_object, not_foun
 from .fields import CwDateTime, Ref, RefInput
 from .model import Collection, WriteContext
 from .paging import Page, navigable_links
+from .permissions import visibility
 from .query import FieldResolver, ListQuery, Planner, order
-from .rendering import Renderer
+from .rendering import LinkRenderer, Renderer
 from .store import Record, Store, index_key
 
+ADDITIONS = "finance/agreements/additions"
 REQUIRED_MESSAGES = {"Missing data for required field.", "Field may not be null."}
 PATCH_OPS = {"add", "replace", "remove"}
 
@@ -79,7 +81,8 @@ class Backend:
     def renderer(self, collection: Collection) -> Renderer:
         renderer = self._renderers.get(collection.table)
         if renderer is None:
-            renderer = self._renderers[collection.table] = Renderer(self, collection)
+            kind = LinkRenderer if collection.link_field else Renderer
+            renderer = self._renderers[collection.table] = kind(self, collection)
         return renderer
 
     def now(self) -> datetime:
@@ -87,16 +90,33 @@ class Backend:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def get(self, collection: Collection, record_id: int, parent_id: int | None = None) -> Record:
-        self._check_parent(collection, parent_id)
-        record = self.store.get(collection.table, record_id)
-        if record is None or not self._under_parent(collection, record, parent_id):
+    def get(
+        self, collection: Collection, record_id: int, parent_id: int | None = None, principal: Principal = SYSTEM
+    ) -> Record:
+        """One record (for a link collection, the link to the record `record_id` names), or a 404."""
+        self._check_parent(collection, parent_id, principal)
+        if collection.link_field is not None:
+            record = self._link(collection, record_id, parent_id)
+        else:
+            record = self.store.get(collection.table, record_id)
+        visible = visibility(self, principal)
+        if record is None or not self._under_parent(collection, record, parent_id) or (visible and not visible(record)):
             raise not_found(collection.resource, record_id)
         return record
 
-    def query(self, collection: Collection, query: ListQuery, parent_id: int | None = None) -> Page:
+    def _link(self, collection: Collection, linked_id: int, parent_id: int | None) -> Record | None:
+        table = self.store.table(collection.table)
+        for row_id in table.lookup(collection.link_field, linked_id):
+            row = table.get(row_id)
+            if row is not None and self._under_parent(collection, row, parent_id):
+                return row
+        return None
+
+    def query(
+        self, collection: Collection, query: ListQuery, parent_id: int | None = None, principal: Principal = SYSTEM
+    ) -> Page:
         """Filter, order and cut one page; `Page.links` holds what the Link header needs."""
-        matches = self._filtered(collection, query, parent_id)
+        matches = self._filtered(collection, query, parent_id, principal)
         if query.forward_only:
             after = query.page_id or 0
             matches = sorted((r for r in matches if r["id"] > after), key=lambda r: r["id"])
@@ -109,11 +129,15 @@ class Backend:
         items = matches[start : start + query.page_size]
         return Page(items, len(matches), navigable_links(query.page, query.page_size, len(matches)))
 
-    def count(self, collection: Collection, query: ListQuery, parent_id: int | None = None) -> int:
-        return len(self._filtered(collection, query, parent_id))
+    def count(
+        self, collection: Collection, query: ListQuery, parent_id: int | None = None, principal: Principal = SYSTEM
+    ) -> int:
+        return len(self._filtered(collection, query, parent_id, principal))
 
-    def _filtered(self, collection: Collection, query: ListQuery, parent_id: int | None) -> list[Record]:
-        self._check_parent(collection, parent_id)
+    def _filtered(
+        self, collection: Collection, query: ListQuery, parent_id: int | None, principal: Principal
+    ) -> list[Record]:
+        self._check_parent(collection, parent_id, principal)
         resolver = FieldResolver(self, collection)
         planner = Planner(self, collection)
         table = self.store.table(collection.table)
@@ -122,6 +146,9 @@ class Backend:
                 candidate_ids, condition = planner.plan(planner.rewrite(query.conditions))
                 predicates = [conditions.compile_condition(condition, resolver)] if condition else []
                 predicates += self._array_predicates(collection, query)
+                visible = visibility(self, principal)
+                if visible is not None:
+                    predicates.insert(0, visible)
             except ConditionError as error:
                 raise bad_request(str(error), "conditions") from error
             if collection.parent is not None:
@@ -155,8 +182,8 @@ class Backend:
     ) -> Record:
         loaded, transient = self._load(collection, body)
         with self.store.lock:
-            self._check_parent(collection, parent_id)
-            record = self._with_references(collection, loaded, {}, set(loaded))
+            self._check_parent(collection, parent_id, principal)
+            record = self._with_references(collection, loaded, {}, set(loaded), principal)
             if collection.parent is not None:
                 record[collection.parent.field] = parent_id
             if "mobileGuid" in collection.loader.fields:
@@ -174,7 +201,7 @@ class Backend:
         """PUT: a full replace of what the client may set; server-set fields are kept."""
         loaded, _ = self._load(collection, body, keep_post_only=False)
         with self.store.lock:
-            previous = self.get(collection, record_id, parent_id)
+            previous = self.get(collection, record_id, parent_id, principal)
             return self._update(collection, previous, loaded, set(loaded), principal)
 
     def patch(
@@ -187,7 +214,7 @@ class Backend:
     ) -> Record:
         """PATCH with a JSON-Patch array; every operation applies or none does."""
         with self.store.lock:
-            previous = self.get(collection, record_id, parent_id)
+            previous = self.get(collection, record_id, parent_id, principal)
             document, touched = apply_patch(collection, self.as_input(collection, previous), operations)
             loaded, _ = self._load(collection, document, keep_post_only=False)
             return self._update(collection, previous, loaded, touched, principal)
@@ -196,9 +223,23 @@ class Backend:
         self, collection: Collection, record_id: int, principal: Principal = SYSTEM, parent_id: int | None = None
     ) -> None:
         with self.store.lock:
-            self.get(collection, record_id, parent_id)
-            self._delete_children(collection, record_id)
-            self.store.delete(collection.table, record_id)
+            record = self.get(collection, record_id, parent_id, principal)
+            context = WriteContext(self, collection, {}, record, principal, set(), {})
+            for rule in collection.delete_rules:
+                rule(context)
+            self._delete_children(collection, record["id"])
+            self._delete_links_to(collection, record["id"])
+            self.store.delete(collection.table, record["id"])
+
+    def mark_invoiced(self, addition_id: int) -> Record:
+        """What invoicing does to an agreement addition: from now on it cannot be changed."""
+        with self.store.lock:
+            addition = self.store.get(ADDITIONS, addition_id)
+            if addition is None:
+                raise not_found("addition", addition_id)
+            return self.store.replace(
+                ADDITIONS, {**addition, "_invoiced": True, "billedQuantity": addition.get("quantity")}
+            )
 
     def insert_internal(self, table: str, record: Record, principal: Principal = SYSTEM) -> Record:
         """Store a record built by a rule (already valid), stamping `_info`."""
@@ -217,7 +258,7 @@ class Backend:
         principal: Principal,
     ) -> Record:
         kept = {name: value for name, value in previous.items() if self._is_server_set(collection, name)}
-        record = self._with_references(collection, loaded, previous, touched)
+        record = self._with_references(collection, loaded, previous, touched, principal)
         record = {**kept, **record}
         return self._commit(collection, record, previous, principal, touched, {})
 
@@ -294,6 +335,7 @@ class Backend:
         loaded: dict[str, Any],
         previous: Record,
         touched: set[str],
+        principal: Principal,
     ) -> Record:
         """Resolve references (by id or name) to ids; apply defaults; check scopes."""
         record = {name: value for name, value in loaded.items() if name not in collection.refs}
@@ -302,7 +344,7 @@ class Backend:
                 continue
             if name in loaded:
                 given = loaded[name]
-                record[name] = None if given is None else self._find(ref, given, record, name, collection)
+                record[name] = None if given is None else self._find(ref, given, record, name, collection, principal)
             else:
                 record[name] = previous.get(name)
             if record[name] is None and ref.default is not None:
@@ -326,12 +368,16 @@ class Backend:
             [FieldProblem(name, f'{name} {record[name]} does not belong to {ref.scope} "{label}".')],
         )
 
-    def _find(self, ref: Ref, given: RefInput, record: Record, name: str, collection: Collection) -> int:
-        """The id of the record a reference names, or a 400 naming the field."""
+    def _find(
+        self, ref: Ref, given: RefInput, record: Record, name: str, collection: Collection, principal: Principal
+    ) -> int:
+        """The id of the record a reference names (and the caller may see), or a 400 naming the field."""
         target = self.collection(ref.target)
         table = self.store.table(target.table)
+        visible = visibility(self, principal) or (lambda candidate: True)
         if given.id is not None:
-            if table.get(given.id) is None:
+            found = table.get(given.id)
+            if found is None or not visible(found):
                 raise invalid_object(
                     collection.resource,
                     [FieldProblem(name, f"{name} {given.describe()} does not exist.")],
@@ -344,6 +390,7 @@ class Backend:
             for candidate in table.records.values()
             if any(index_key(_lookup_value(target, candidate, f)) == index_key(wanted) for f in lookup_fields)
             and (not ref.scope or candidate.get(ref.scope) == record.get(ref.scope))
+            and visible(candidate)
         ]
         if len(matches) != 1:
             problem = "does not exist" if not matches else f"matches {len(matches)} records; use its id"
@@ -366,15 +413,26 @@ class Backend:
 
     # -- parents and children ------------------------------------------------------------
 
-    def _check_parent(self, collection: Collection, parent_id: int | None) -> None:
+    def _check_parent(self, collection: Collection, parent_id: int | None, principal: Principal = SYSTEM) -> None:
         if collection.parent is None:
             return
         parent = self.collection(collection.parent.collection)
-        if parent_id is None or self.store.get(parent.table, parent_id) is None:
+        record = None if parent_id is None else self.store.get(parent.table, parent_id)
+        visible = visibility(self, principal)
+        if record is None or (visible is not None and not visible(record)):
             raise not_found(parent.resource, parent_id)
 
     def _under_parent(self, collection: Collection, record: Record, parent_id: int | None) -> bool:
         return collection.parent is None or record.get(collection.parent.field) == parent_id
+
+    def _delete_links_to(self, collection: Collection, record_id: int) -> None:
+        """Deleting a configuration detaches it from tickets and agreements."""
+        for link in self.collections.values():
+            if link.link_field is None or link.refs[link.link_field].target != collection.table:
+                continue
+            table = self.store.table(link.table)
+            for row_id in list(table.lookup(link.link_field, record_id)):
+                self.store.delete(link.table, row_id)
 
     def _delete_children(self, collection: Collection, record_id: int) -> None:
         for child in self._children.get(collection.table, []):

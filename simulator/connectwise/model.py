@@ -67,6 +67,8 @@ class Collection:
     indexes: tuple[str, ...] = ()
     unique: tuple[str, ...] = ()  # fields no two records may share (case-insensitively)
     rules: tuple[Rule, ...] = ()
+    delete_rules: tuple[Rule, ...] = ()  # called with the record about to go as `previous`
+    link_field: str | None = None  # a link collection: `/{id}` names the linked record, not the row
     methods: frozenset[str] = ALL_METHODS
     forward_only: bool = False  # supports `pagination-type: forward-only`
     links: dict[str, str] = field(default_factory=dict)  # extra _info hrefs: name -> path with {id}

@@ -96,3 +96,19 @@ class Renderer:
         for name, template in self.collection.links.items():
             info[name] = f"{base_url}/{template.format(id=record['id'])}"
         return info
+
+
+class LinkRenderer(Renderer):
+    """A link row (a configuration attached to a ticket) shown as a reference to what it links."""
+
+    def render(self, record: Record, base_url: str) -> dict[str, Any]:
+        link_field = self.collection.link_field
+        target = self.backend.collection(self.collection.refs[link_field].target)
+        linked_id = record[link_field]
+        linked = self.backend.store.get(target.table, linked_id) or {}
+        shown = self.collection.describe(linked)
+        return {
+            "id": linked_id,
+            **{name: value for name, value in shown.items() if value is not None},
+            "_info": {f"{target.resource}_href": f"{base_url}/{target.table}/{linked_id}"},
+        }

@@ -14,6 +14,7 @@ from .auth import Principal, authenticate
 from .conditions import ConditionError
 from .errors import CwError, bad_request, method_not_allowed, not_implemented, unknown_path
 from .paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, link_header
+from .permissions import check_api
 from .query import ListQuery, project
 from .routing import Route, Router
 
@@ -136,26 +137,18 @@ class ConnectWiseApi:
         if singleton is not None:
             if method != "GET":
                 raise method_not_allowed(method, request.path, ["GET"])
+            check_api(backend, principal, "System")
             return json_response(singleton(backend, principal))
         route = self.router.resolve(path)
-        if route is None or (route.action == "search" and self.router.index.match(route.template) is None):
+        if route is None:
             raise self._unserved(method, path)
-        allowed = self._allowed(route)
+        allowed = self.router.allowed_methods(route)
         if method not in allowed:
             raise self._unserved(method, path, allowed)
+        check_api(backend, principal, route.collection.api)
         base_url = f"{request.scheme}://{request.host}/{codebase}/apis/3.0"
         status = self.router.success_status(route, method)
         return self._serve(backend, route, method, principal, base_url, status)
-
-    def _allowed(self, route: Route) -> list[str]:
-        methods = route.collection.methods
-        if route.action == "count":
-            return ["GET"] if "GET" in methods else []
-        if route.action == "search":
-            return ["POST"] if "GET" in methods else []
-        if route.record_id is None:
-            return [m for m in ("GET", "POST") if m in methods]
-        return [m for m in ("GET", "PUT", "PATCH", "DELETE") if m in methods]
 
     def _unserved(self, method: str, path: str, allowed: list[str] | None = None) -> CwError:
         """A real endpoint we do not serve is loud about it; anything else is a plain 404/405."""
@@ -174,19 +167,20 @@ class ConnectWiseApi:
         collection, parent_id = route.collection, route.parent_id
         renderer = backend.renderer(collection)
         if route.action == "count":
-            return json_response({"count": backend.count(collection, list_query(Params()), parent_id)}, status)
+            count = backend.count(collection, list_query(Params()), parent_id, principal)
+            return json_response({"count": count}, status)
         if route.action == "search":
             body = read_json()
             if body is not None and not isinstance(body, dict):
                 raise bad_request("The search body must be a JSON object with conditions and orderBy.", "body")
-            return self._list(backend, route, list_query(Params(), body or {}), base_url, status)
+            return self._list(backend, route, list_query(Params(), body or {}), base_url, status, principal)
         if route.record_id is None:
             if method == "GET":
-                return self._list(backend, route, list_query(Params()), base_url, status)
+                return self._list(backend, route, list_query(Params()), base_url, status, principal)
             record = backend.create(collection, read_json(), principal, parent_id)
             return json_response(renderer.render(record, base_url), status)
         if method == "GET":
-            record = backend.get(collection, route.record_id, parent_id)
+            record = backend.get(collection, route.record_id, parent_id, principal)
             rendered = renderer.render(record, base_url)
             fields = Params().get("fields")
             if fields:
@@ -202,8 +196,10 @@ class ConnectWiseApi:
             record = backend.patch(collection, route.record_id, body, principal, parent_id)
         return json_response(renderer.render(record, base_url), status)
 
-    def _list(self, backend: Backend, route: Route, query: ListQuery, base_url: str, status: int) -> Response:
-        page = backend.query(route.collection, query, route.parent_id)
+    def _list(
+        self, backend: Backend, route: Route, query: ListQuery, base_url: str, status: int, principal: Principal
+    ) -> Response:
+        page = backend.query(route.collection, query, route.parent_id, principal)
         renderer = backend.renderer(route.collection)
         items = [renderer.render(record, base_url) for record in page.items]
         if query.fields:

@@ -80,6 +80,18 @@ class Router:
             return Route(collection, parent_id, int(rest[0]), None)
         return None
 
+    def allowed_methods(self, route: Route) -> list[str]:
+        """The methods the fake serves on a route: its collection's, shaped by the path's kind."""
+        methods = route.collection.methods
+        if route.action == "count":
+            return ["GET"] if "GET" in methods else []
+        if route.action == "search":
+            searchable = "GET" in methods and self.index.match(route.template) is not None
+            return ["POST"] if searchable else []
+        if route.record_id is None:
+            return [m for m in ("GET", "POST") if m in methods]
+        return [m for m in ("GET", "PUT", "PATCH", "DELETE") if m in methods]
+
     def success_status(self, route: Route, method: str) -> int:
         key = (route.template, method)
         status = self.success.get(key)

@@ -8,9 +8,12 @@ from .errors import FieldProblem, invalid_object
 
 if TYPE_CHECKING:
     from .backend import Backend
-    from .model import WriteContext
+    from .model import Rule, WriteContext
 
 STATUSES = "service/boards/statuses"
+CONFIGURATIONS = "company/configurations"
+CONFIGURATION_STATUSES = "company/configurations/statuses"
+TYPE_QUESTIONS = "company/configurations/types/questions"
 NOTES = "service/tickets/notes"
 ADDRESS_FIELDS = ("addressLine1", "addressLine2", "city", "state", "zip", "country")
 FIRST_NOTE_FLAGS = {
@@ -130,17 +133,125 @@ def company_has_an_address(ctx: WriteContext) -> None:
         )
 
 
-def one_default_per_board(ctx: WriteContext) -> None:
-    """Making a status (or type) the board's default takes the flag from its siblings."""
-    if not ctx.record.get("defaultFlag"):
-        return
-    table = ctx.collection.table
+def one_default(scope: str | None = None) -> Rule:
+    """Making a record the default takes the flag from the others (those sharing `scope`, if given)."""
 
-    def clear_siblings(saved: dict[str, Any]) -> None:
-        store = ctx.backend.store
-        for sibling_id in list(store.table(table).lookup("board", saved["board"])):
-            sibling = store.get(table, sibling_id)
-            if sibling_id != saved["id"] and sibling.get("defaultFlag"):
-                store.replace(table, {**sibling, "defaultFlag": False})
+    def take_default_flag(ctx: WriteContext) -> None:
+        if not ctx.record.get("defaultFlag"):
+            return
+        table = ctx.collection.table
 
-    ctx.after_commit.append(clear_siblings)
+        def clear_others(saved: dict[str, Any]) -> None:
+            store = ctx.backend.store
+            others = store.table(table).lookup(scope, saved[scope]) if scope else store.table(table).records
+            for other_id in list(others):
+                other = store.get(table, other_id)
+                if other_id != saved["id"] and other.get("defaultFlag"):
+                    store.replace(table, {**other, "defaultFlag": False})
+
+        ctx.after_commit.append(clear_others)
+
+    return take_default_flag
+
+
+one_default_per_board = one_default("board")
+
+
+def default_configuration_status(backend: Backend, record: dict[str, Any]) -> int | None:
+    """A configuration without a status takes the default configuration status, if there is one."""
+    defaults = [s["id"] for s in backend.store.table(CONFIGURATION_STATUSES).records.values() if s.get("defaultFlag")]
+    return min(defaults) if defaults else None
+
+
+def configuration_answers_its_type_questions(ctx: WriteContext) -> None:
+    """A configuration lists its type's questions, with the answers given by `questionId`."""
+    store = ctx.backend.store
+    type_id = ctx.record.get("type")
+    given = ctx.record.get("questions") or []
+    if not isinstance(given, list) or not all(isinstance(answer, dict) for answer in given):
+        raise invalid_object("configuration", [FieldProblem("questions", "questions must be a list of objects.")])
+    answers = {answer.get("questionId"): answer.get("answer") for answer in given}
+    questions = [store.get(TYPE_QUESTIONS, i) for i in store.table(TYPE_QUESTIONS).lookup("configurationType", type_id)]
+    questions.sort(key=lambda question: (question.get("sequenceNumber") or 0, question["id"]))
+    listed = []
+    for question in questions:
+        if question.get("inactiveFlag"):
+            continue
+        answer = answers.get(question["id"])
+        if question.get("requiredFlag") and answer in (None, ""):
+            raise invalid_object(
+                "configuration",
+                [FieldProblem("questions", f'Question {question["id"]} ("{question["question"]}") needs an answer.')],
+            )
+        listed.append(
+            {
+                "questionId": question["id"],
+                "question": question["question"],
+                "answer": answer,
+                "sequenceNumber": question.get("sequenceNumber"),
+                "numberOfDecimals": question.get("numberOfDecimals") or 0,
+                "fieldType": question["fieldType"],
+                "requiredFlag": bool(question.get("requiredFlag")),
+            }
+        )
+    ctx.record["questions"] = listed or None
+
+
+def link_configuration(ctx: WriteContext) -> None:
+    """Attaching a configuration (to a ticket or agreement) by `id` or `deviceIdentifier`, once."""
+    store = ctx.backend.store
+    config_id = ctx.transient.get("id")
+    device = ctx.transient.get("deviceIdentifier")
+    configurations = store.table(CONFIGURATIONS)
+    if config_id is None and device:
+        matches = sorted(configurations.lookup("deviceIdentifier", device))
+        config_id = matches[0] if matches else None
+        if config_id is None:
+            raise invalid_object(
+                "configuration",
+                [FieldProblem("deviceIdentifier", f'No configuration has deviceIdentifier "{device}".')],
+            )
+    if config_id is None:
+        raise invalid_object(
+            "configuration", [FieldProblem("id", "id or deviceIdentifier is required.", "MissingRequiredField")]
+        )
+    if configurations.get(config_id) is None:
+        raise invalid_object("configuration", [FieldProblem("id", f"Configuration {config_id} does not exist.")])
+    parent_field = ctx.collection.parent.field
+    links = store.table(ctx.collection.table)
+    for link_id in links.lookup("configuration", config_id):
+        if links.get(link_id).get(parent_field) == ctx.record.get(parent_field):
+            raise invalid_object(
+                "configuration",
+                [FieldProblem("id", f"Configuration {config_id} is already attached.", "ObjectExists")],
+            )
+    ctx.record["configuration"] = config_id
+
+
+def addition_amounts(ctx: WriteContext) -> None:
+    """Extended price and cost, margin, and the status an addition's dates give it."""
+    record = ctx.record
+    quantity = record.get("quantity") or 0.0
+    price, cost = record.get("unitPrice") or 0.0, record.get("unitCost") or 0.0
+    record["extPrice"] = round(quantity * price, 2)
+    record["extCost"] = round(quantity * cost, 2)
+    record["margin"] = round(record["extPrice"] - record["extCost"], 2)
+    cancelled = record.get("cancelledDate")
+    record["agreementStatus"] = "Cancelled" if cancelled is not None and cancelled <= ctx.backend.now() else "Active"
+    if ctx.previous is not None:
+        record["billedQuantity"] = ctx.previous.get("billedQuantity")
+
+
+def invoiced_additions_are_frozen(ctx: WriteContext) -> None:
+    """Once invoiced, an addition cannot be changed or deleted (add a new one instead)."""
+    if ctx.previous is not None and ctx.previous.get("_invoiced"):
+        raise invalid_object(
+            "addition",
+            [
+                FieldProblem(
+                    "id",
+                    f"Addition {ctx.previous['id']} has been invoiced and cannot be changed; add a new addition.",
+                    "Invoiced",
+                )
+            ],
+        )

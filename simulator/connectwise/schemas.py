@@ -11,8 +11,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, validate
 
+from . import rules
 from .fields import CwDateTime, Flag, Int, Nested, Number, Ref, Text
-from .rules import board_default_status, tenant_default_board
 
 BILL_OPTIONS = ["Billable", "DoNotBill", "NoCharge", "NoDefault"]
 LOW_MEDIUM_HIGH = ["Low", "Medium", "High"]
@@ -220,8 +220,8 @@ class TicketSchema(CwSchema):
     mobileGuid = Text(dump_only=True)
     summary = required_text(100)
     recordType = choice(["ServiceTicket", "ProjectTicket", "ProjectIssue"], default="ServiceTicket")
-    board = Ref("service/boards", default=tenant_default_board)
-    status = Ref("service/boards/statuses", scope="board", default=board_default_status)
+    board = Ref("service/boards", default=rules.tenant_default_board)
+    status = Ref("service/boards/statuses", scope="board", default=rules.board_default_status)
     company = Ref("company/companies", required=True)
     site = nested()
     siteName = text(50)
@@ -234,6 +234,7 @@ class TicketSchema(CwSchema):
     item = Ref("service/boards/items", scope="board")
     team = nested()
     owner = Ref("system/members")
+    agreement = Ref("finance/agreements")
     priority = nested()
     serviceLocation = nested()
     source = nested()
@@ -324,3 +325,329 @@ class IntegratorLoginSchema(CwSchema):
     board = nested()
     member = nested()
     serviceBoardCallbackUrl = text(1000)
+
+
+FIELD_TYPES = [
+    "TextArea",
+    "Currency",
+    "Date",
+    "Hyperlink",
+    "IPAddress",
+    "Checkbox",
+    "Number",
+    "Percent",
+    "Text",
+    "Password",
+]
+AGREEMENT_STATUSES = ["Active", "Cancelled", "Expired", "Inactive"]
+APPLICATION_CYCLES = [
+    "Contract2Weeks",
+    "Contract4Weeks",
+    "ContractYear",
+    "CalendarMonth",
+    "CalendarQuarter",
+    "CalendarWeek",
+    "ContractQuarter",
+    "CalendarYear",
+]
+
+
+class ConfigurationTypeSchema(CwSchema):
+    name = required_text(50)
+    inactiveFlag = flag()
+    systemFlag = flag()
+
+
+class ConfigurationTypeQuestionSchema(CwSchema):
+    configurationType = Ref("company/configurations/types", dump_only=True)
+    question = required_text(1000)
+    fieldType = Text(required=True, validate=validate.OneOf(FIELD_TYPES))
+    entryType = Text(required=True, validate=validate.OneOf(["Date", "EntryField", "List", "Option"]))
+    sequenceNumber = Number(required=True)
+    numberOfDecimals = integer()
+    requiredFlag = flag()
+    inactiveFlag = flag()
+
+
+class ConfigurationStatusSchema(CwSchema):
+    description = required_text(50)
+    closedFlag = flag()
+    defaultFlag = flag()
+
+
+class ConfigurationSchema(CwSchema):
+    mobileGuid = Text(dump_only=True)
+    name = required_text(100)
+    type = Ref("company/configurations/types", required=True)
+    status = Ref("company/configurations/statuses", default=rules.default_configuration_status)
+    company = Ref("company/companies", required=True)
+    contact = Ref("company/contacts")
+    site = nested()
+    locationId = integer()
+    businessUnitId = integer()
+    deviceIdentifier = text(100)
+    serialNumber = text(250)
+    modelNumber = text(50)
+    tagNumber = text(50)
+    purchaseDate = when()
+    installationDate = when()
+    installedBy = Ref("system/members")
+    warrantyExpirationDate = when()
+    vendorNotes = text()
+    notes = text()
+    macAddress = text(25)
+    lastLoginName = text(100)
+    billFlag = flag()
+    backupSuccesses = integer()
+    backupIncomplete = integer()
+    backupFailed = integer()
+    backupRestores = integer()
+    lastBackupDate = when()
+    backupServerName = text(50)
+    backupBillableSpaceGb = number()
+    backupProtectedDeviceList = text()
+    backupYear = integer()
+    backupMonth = integer()
+    ipAddress = text(50)
+    defaultGateway = text(50)
+    osType = text(250)
+    osInfo = text(250)
+    cpuSpeed = text(30)
+    ram = text(30)
+    localHardDrives = text()
+    parentConfigurationId = integer()
+    vendor = Ref("company/companies")
+    manufacturer = nested()
+    manufacturerPartNumber = text(50)
+    questions = nested()
+    activeFlag = flag(True)
+    managementLink = text(1000)
+    remoteLink = text(1000)
+    sla = nested()
+    showRemoteFlag = flag()
+    showAutomateFlag = flag()
+    needsRenewalFlag = flag()
+    customFields = nested()
+
+
+class ConfigurationLinkSchema(Schema):
+    """A configuration attached to a ticket or an agreement: `{"id": 5}` or `{"deviceIdentifier": "..."}`."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = Int(allow_none=True, load_only=True, metadata={"transient": True})
+    deviceIdentifier = Text(allow_none=True, load_only=True, metadata={"transient": True})
+    configuration = Ref("company/configurations", dump_only=True)
+
+
+class AgreementTypeSchema(CwSchema):
+    name = required_text(50)
+    defaultFlag = flag()
+    inactiveFlag = flag()
+    prePaymentFlag = flag()
+    employeeCompRate = choice(["Actual", "Hourly"], default="Actual")
+    employeeCompNotExceed = choice(["Billing", "Amount", "Percent"], default="Billing")
+    invoicingCycle = choice(["ContractYear", "CalendarYear"], default="CalendarYear")
+    billTime = choice(BILL_OPTIONS, default="Billable")
+    billExpenses = choice(BILL_OPTIONS, default="Billable")
+    billProducts = choice(BILL_OPTIONS, default="Billable")
+    applicationUnits = choice(["Amount", "Hours", "Incidents"])
+    applicationCycle = choice(APPLICATION_CYCLES)
+    billAmount = number()
+    taxableFlag = flag()
+    prorateFlag = flag()
+    invoiceDescription = text(4000)
+    integrationXRef = text(50)
+
+
+class AgreementSchema(CwSchema):
+    name = required_text(100)
+    type = Ref("finance/agreements/types", required=True)
+    company = Ref("company/companies", required=True)
+    contact = Ref("company/contacts", required=True, scope="company")
+    site = nested()
+    location = nested()
+    department = nested()
+    parentAgreement = Ref("finance/agreements")
+    customerPO = text(50)
+    agreementStatus = choice(AGREEMENT_STATUSES, default="Active")
+    startDate = when()
+    endDate = when()
+    noEndingDateFlag = flag(True)
+    cancelledFlag = flag()
+    dateCancelled = when()
+    reasonCancelled = text(100)
+    workOrder = text(20)
+    internalNotes = text()
+    applicationUnits = choice(["Amount", "Hours", "Incidents"])
+    applicationLimit = number()
+    applicationCycle = choice(APPLICATION_CYCLES)
+    applicationUnlimitedFlag = flag()
+    oneTimeFlag = flag()
+    coverAgreementTime = flag()
+    coverAgreementProduct = flag()
+    coverAgreementExpense = flag()
+    coverSalesTax = flag()
+    billAmount = number()
+    billOneTimeFlag = flag()
+    taxable = flag()
+    prorateFlag = flag()
+    invoiceDescription = text(4000)
+    employeeCompRate = choice(["Actual", "Hourly"], default="Actual")
+    employeeCompNotExceed = choice(["Billing", "Amount", "Percent"], default="Billing")
+    invoicingCycle = choice(["ContractYear", "CalendarYear"], default="CalendarYear")
+    billTime = choice(BILL_OPTIONS, default="Billable")
+    billExpenses = choice(BILL_OPTIONS, default="Billable")
+    billProducts = choice(BILL_OPTIONS, default="Billable")
+    billToCompany = Ref("company/companies")
+    billToContact = Ref("company/contacts")
+    customFields = nested()
+
+
+class AdditionSchema(CwSchema):
+    agreementId = Int(dump_only=True)
+    product = Ref("procurement/catalog", required=True)
+    quantity = number(load_default=1.0)
+    lessIncluded = number()
+    unitPrice = number()
+    unitCost = number()
+    billCustomer = Text(required=True, validate=validate.OneOf(["Billable", "DoNotBill", "NoCharge"]))
+    effectiveDate = when()
+    cancelledDate = when()
+    taxableFlag = flag()
+    serialNumber = text(50)
+    invoiceDescription = text(4000)
+    purchaseItemFlag = flag()
+    specialOrderFlag = flag()
+    description = text(4000)
+    sequenceNumber = number()
+    uom = text(30)
+    prorateCurrentPeriodFlag = flag()
+    billedQuantity = server_set(Number)
+    extPrice = server_set(Number)
+    extCost = server_set(Number)
+    margin = server_set(Number)
+    agreementStatus = server_set()
+    customFields = nested()
+
+
+class CatalogItemSchema(CwSchema):
+    identifier = required_text(25)
+    description = required_text(60)
+    inactiveFlag = flag()
+    subcategory = Nested(required=True)
+    type = Nested(required=True)
+    productClass = choice(["Agreement", "Bundle", "Inventory", "NonInventory", "Service"], default="NonInventory")
+    serializedFlag = flag()
+    serializedCostFlag = flag()
+    phaseProductFlag = flag()
+    unitOfMeasure = nested()
+    minStockLevel = integer()
+    price = number()
+    cost = number()
+    priceAttribute = choice(["FixedFee", "NotToExceed", "OverrideRate", "TimeAndMaterials"])
+    taxableFlag = flag()
+    dropShipFlag = flag()
+    specialOrderFlag = flag()
+    customerDescription = required_text(60)
+    manufacturer = nested()
+    manufacturerPartNumber = text(50)
+    vendor = Ref("company/companies")
+    vendorSku = text(50)
+    notes = text()
+    integrationXRef = text(50)
+    category = nested()
+    recurringFlag = flag()
+    recurringRevenue = number()
+    recurringCost = number()
+    recurringOneTimeFlag = flag()
+    recurringCycleType = choice(["ContractYear", "CalendarYear"])
+    calculatedPriceFlag = flag()
+    calculatedCostFlag = flag()
+    billableOption = choice(BILL_OPTIONS)
+    customFields = nested()
+
+
+class ManagedDevicesIntegrationSchema(CwSchema):
+    name = required_text(50)
+    solution = required_text(50)
+    portalUrl = text(1000)
+    loginBy = Text(required=True, validate=validate.OneOf(["Global", "Member"]))
+    globalLoginUsername = text(50)
+    globalLoginPassword = Text(load_only=True, allow_none=True, validate=validate.Length(max=50))
+    defaultBillingLevel = Text(required=True, validate=validate.OneOf(["Detail", "Summary"]))
+    managementItSetupType = text(50)
+    matchOnSerialNumberFlag = flag()
+    configBillCustomerFlag = flag()
+    disableNewCrossReferencesFlag = flag()
+    integratorLogin = Ref("system/integratorlogins")
+    defaultLocation = nested()
+    defaultDepartment = nested()
+
+
+class CrossReferenceSchema(CwSchema):
+    managedDevicesIntegration = Ref("company/managedDevicesIntegrations", dump_only=True)
+    vendorType = text(50)
+    vendorLevel = text(50)
+    configurationType = Ref("company/configurations/types")
+    agreementType = Ref("finance/agreements/types")
+    product = Ref("procurement/catalog")
+    inactiveFlag = flag()
+
+
+class ManagedDevicesLoginSchema(CwSchema):
+    managedDevicesIntegration = Ref("company/managedDevicesIntegrations", dump_only=True)
+    username = required_text(50)
+    password = Text(load_only=True, allow_none=True, validate=validate.Length(max=50))
+    member = Ref("system/members", required=True)
+
+
+class ManagedDevicesNotificationSchema(CwSchema):
+    managedDevicesIntegration = Ref("company/managedDevicesIntegrations", dump_only=True)
+    notifyWho = Nested(required=True)
+    logType = Text(
+        required=True,
+        validate=validate.OneOf(
+            ["All", "Error", "NewManagedSolution", "NewDeviceType", "NewConfiguration", "NewAddition", "Info"]
+        ),
+    )
+    member = Ref("system/members")
+
+
+class ActivitySchema(CwSchema):
+    name = required_text(100)
+    company = Ref("company/companies")
+    contact = Ref("company/contacts")
+    notes = text()
+    dateStart = when()
+    dateEnd = when()
+
+
+class InvoiceSchema(CwSchema):
+    invoiceNumber = required_text(30)
+    type = choice(
+        ["Agreement", "CreditMemo", "DownPayment", "Miscellaneous", "Progress", "Standard"], default="Standard"
+    )
+    company = Ref("company/companies")
+    date = when()
+    total = number()
+    balance = number()
+
+
+class MarketingGroupSchema(CwSchema):
+    name = required_text(50)
+    description = text(100)
+    inactiveFlag = flag()
+
+
+class PurchaseOrderSchema(CwSchema):
+    poNumber = required_text(50)
+    vendorCompany = Ref("company/companies")
+    poDate = when()
+    total = number()
+    closedFlag = flag()
+
+
+class ReportSchema(CwSchema):
+    name = required_text(100)

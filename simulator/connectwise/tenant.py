@@ -23,6 +23,12 @@ INTEGRATOR_PASSWORD = "cwsim-integrator"
 DEFAULT_COMPANIES = 36
 DATTO_BOARD = "Datto Alerts"
 HELP_DESK_BOARD = "Help Desk"
+DATTO_CONFIGURATION_TYPE = "Datto Appliance"
+MANAGED_AGREEMENT_TYPE = "Managed Services"
+OVERAGE_AGREEMENT_TYPE = "Datto Offsite Overage"
+SIRIS_OVERAGE_PRODUCT = "DATTO-SIRIS-OVG-TB"
+ALTO_OVERAGE_PRODUCT = "DATTO-ALTO-OVG-500GB"
+MANAGED_DEVICES_INTEGRATION = "Datto BCDR"
 LOCATION = {"id": 1, "name": "Main"}
 DEPARTMENT = {"id": 1, "name": "Services"}
 
@@ -78,6 +84,9 @@ def default_tenant(seed: int = 0, companies: int = DEFAULT_COMPANIES, clock: Clo
         if plan.name == HELP_DESK_BOARD:
             settings.default_board_id = board_id
     _add_companies(backend, fake, rng, companies)
+    _add_datto_setup(backend)
+    _add_agreements(backend, rng)
+    _add_records_for_the_other_apis(backend)
     return backend
 
 
@@ -185,3 +194,103 @@ def _add_companies(backend: Backend, fake: Faker, rng: random.Random, count: int
                 },
                 SYSTEM,
             )
+
+
+def _add_datto_setup(backend: Backend) -> None:
+    """What the Datto setup guide asks for: a configuration type, the overage agreement type and
+    products, and a managed-device integration for the dattoCW login, set up exactly as it says."""
+    create = backend.create
+    config_type = create(backend.collection("company/configurations/types"), {"name": DATTO_CONFIGURATION_TYPE}, SYSTEM)
+    statuses = backend.collection("company/configurations/statuses")
+    create(statuses, {"description": "Active", "defaultFlag": True}, SYSTEM)
+    create(statuses, {"description": "Inactive", "closedFlag": True}, SYSTEM)
+    agreement_types = backend.collection("finance/agreements/types")
+    create(agreement_types, {"name": MANAGED_AGREEMENT_TYPE, "defaultFlag": True}, SYSTEM)
+    overage_type = create(agreement_types, {"name": OVERAGE_AGREEMENT_TYPE, "billTime": "DoNotBill"}, SYSTEM)
+    catalog = backend.collection("procurement/catalog")
+    products = {}
+    for identifier, description, price, cost in (
+        (SIRIS_OVERAGE_PRODUCT, "Datto SIRIS offsite overage, per TB", 120.0, 70.0),
+        (ALTO_OVERAGE_PRODUCT, "Datto ALTO offsite overage, per 500 GB", 45.0, 25.0),
+    ):
+        products[identifier] = create(
+            catalog,
+            {
+                "identifier": identifier,
+                "description": description,
+                "customerDescription": description,
+                "subcategory": {"id": 1, "name": "Backup"},
+                "type": {"id": 1, "name": "Service"},
+                "productClass": "Service",
+                "price": price,
+                "cost": cost,
+            },
+            SYSTEM,
+        )
+    integration = create(
+        backend.collection("company/managedDevicesIntegrations"),
+        {
+            "name": MANAGED_DEVICES_INTEGRATION,
+            "solution": "Datto",
+            "portalUrl": "https://portal.dattobackup.com",
+            "loginBy": "Global",
+            "defaultBillingLevel": "Detail",
+            "integratorLogin": {"name": INTEGRATOR_USERNAME},
+            "configBillCustomerFlag": True,
+            "matchOnSerialNumberFlag": True,
+            "disableNewCrossReferencesFlag": False,
+        },
+        SYSTEM,
+    )
+    cross_references = backend.collection("company/managedDevicesIntegrations/crossReferences")
+    for vendor_type, product in (("SIRIS", SIRIS_OVERAGE_PRODUCT), ("ALTO", ALTO_OVERAGE_PRODUCT)):
+        create(
+            cross_references,
+            {
+                "vendorType": vendor_type,
+                "vendorLevel": "Device",
+                "configurationType": {"id": config_type["id"]},
+                "agreementType": {"id": overage_type["id"]},
+                "product": {"id": products[product]["id"]},
+            },
+            SYSTEM,
+            parent_id=integration["id"],
+        )
+
+
+def _add_agreements(backend: Backend, rng: random.Random) -> None:
+    """Most companies have a managed-services agreement; some have none, some also an overage one."""
+    agreements = backend.collection("finance/agreements")
+    contacts = backend.store.table("company/contacts")
+    for company in list(backend.store.table("company/companies").records.values()):
+        roll = rng.random()
+        if roll < 0.15:
+            continue
+        contact_id = min(contacts.lookup("company", company["id"]))
+        kinds = [MANAGED_AGREEMENT_TYPE] + ([OVERAGE_AGREEMENT_TYPE] if roll > 0.8 else [])
+        for kind in kinds:
+            backend.create(
+                agreements,
+                {
+                    "name": f"{company['name'][:60]} - {kind}",
+                    "type": {"name": kind},
+                    "company": {"id": company["id"]},
+                    "contact": {"id": contact_id},
+                    "startDate": "2026-01-01T00:00:00Z",
+                },
+                SYSTEM,
+            )
+
+
+def _add_records_for_the_other_apis(backend: Backend) -> None:
+    """A few rows for the APIs the Datto login needs but nothing else here uses, so each flag can be probed."""
+    create = backend.create
+    create(backend.collection("sales/activities"), {"name": "Quarterly review", "company": {"id": 1}}, SYSTEM)
+    create(
+        backend.collection("finance/invoices"),
+        {"invoiceNumber": "INV-1001", "company": {"id": 1}, "total": 1200.0},
+        SYSTEM,
+    )
+    create(backend.collection("marketing/groups"), {"name": "Newsletter"}, SYSTEM)
+    create(backend.collection("procurement/purchaseorders"), {"poNumber": "PO-5001", "total": 899.0}, SYSTEM)
+    create(backend.collection("system/reports"), {"name": "Service Tickets Opened"}, SYSTEM)

@@ -1,0 +1,130 @@
+"""The mail catcher: an SMTP server on loopback that keeps what it is sent, for tests to read."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import message_from_bytes, policy
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from .clock import Clock, format_cw_datetime
+
+DEFAULT_LIMIT = 10_000
+
+
+@dataclass
+class CaughtMail:
+    """One message as the catcher received it."""
+
+    seq: int
+    moment: datetime  # by the fakes' clock
+    mail_from: str
+    recipients: list[str]
+    subject: str
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": format_cw_datetime(self.moment),
+            "from": self.mail_from,
+            "to": self.recipients,
+            "subject": self.subject,
+            "body": self.body,
+            "headers": self.headers,
+        }
+
+
+@dataclass
+class MailFilter:
+    to: str | None = None  # a recipient, case-insensitive
+    subject: str | None = None  # a substring, case-insensitive
+    since: int | None = None
+
+    def matches(self, mail: CaughtMail) -> bool:
+        if self.to and self.to.casefold() not in (r.casefold() for r in mail.recipients):
+            return False
+        if self.subject and self.subject.casefold() not in mail.subject.casefold():
+            return False
+        return self.since is None or mail.seq > self.since
+
+
+class Mailbox:
+    """Caught mail, newest last, bounded; thread-safe."""
+
+    def __init__(self, clock: Clock, limit: int = DEFAULT_LIMIT) -> None:
+        self.clock = clock
+        self._mail: deque[CaughtMail] = deque(maxlen=limit)
+        self._lock = threading.Lock()
+        self._seq = 0
+
+    def deliver(self, mail_from: str, recipients: list[str], raw: bytes) -> CaughtMail:
+        message = message_from_bytes(raw, policy=policy.default)
+        body_part = message.get_body(preferencelist=("plain", "html"))
+        body = body_part.get_content() if body_part is not None else ""
+        with self._lock:
+            self._seq += 1
+            mail = CaughtMail(
+                self._seq,
+                self.clock.now(),
+                mail_from,
+                list(recipients),
+                str(message.get("Subject", "")),
+                body,
+                {name: str(value) for name, value in message.items()},
+            )
+            self._mail.append(mail)
+        return mail
+
+    def messages(self, where: MailFilter | None = None) -> list[CaughtMail]:
+        with self._lock:
+            mail = list(self._mail)
+        return [m for m in mail if where is None or where.matches(m)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._mail.clear()
+
+
+class _MailboxHandler:
+    def __init__(self, mailbox: Mailbox) -> None:
+        self.mailbox = mailbox
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or envelope.content or b""
+        raw = content if isinstance(content, bytes) else content.encode()
+        self.mailbox.deliver(envelope.mail_from or "", list(envelope.rcpt_tos), raw)
+        return "250 Message accepted for delivery"
+
+
+class _FreePortController(Controller):
+    """aiosmtpd's controller, able to bind port 0: it learns the port before its self-check."""
+
+    def _trigger_server(self) -> None:
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class SmtpCatcher:
+    """An SMTP server on `host:port` (0 = a free port) delivering into a Mailbox."""
+
+    def __init__(self, mailbox: Mailbox, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._controller = _FreePortController(_MailboxHandler(mailbox), hostname=host, port=port)
+        self.host = host
+
+    @property
+    def port(self) -> int:
+        return int(self._controller.port)
+
+    def start(self) -> SmtpCatcher:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
