@@ -92,8 +92,7 @@ class CrossReferenceStandIn(CwSchema):
     product = Ref("procurement/catalog")
 
 
-STAND_INS = [
-    *declared.COLLECTIONS,
+STAND_IN_DECLARATIONS = [
     Collection(
         "company/configurations/statuses",
         "status",
@@ -122,6 +121,11 @@ STAND_INS = [
         parent=Parent("managedDevicesIntegration", INTEGRATIONS),
     ),
 ]
+
+
+DECLARED_TABLES = {collection.table for collection in declared.COLLECTIONS}
+# The fake's own declarations, plus a stand-in for each needed collection it does not declare yet.
+STAND_INS = [*declared.COLLECTIONS, *(c for c in STAND_IN_DECLARATIONS if c.table not in DECLARED_TABLES)]
 
 
 def declared_collections() -> list[Collection]:
