@@ -294,3 +294,22 @@ def test_a_posted_tenant_may_build_on_a_built_in_one(api: Api) -> None:
     response = api.client.post("/_sim/tenant", data="base: default\n", content_type="application/json")
     assert response.status_code == 200
     assert api.get("company/companies", headers=MEMBER_HEADERS).status_code == 200
+
+
+def test_configurations_agreements_and_an_invoiced_addition_round_trip(api: Api) -> None:
+    from .test_configurations_and_finance import first_agreement, new_configuration, overage_addition
+
+    config = new_configuration(api)
+    agreement = first_agreement(api)
+    api.post(f"finance/agreements/{agreement['id']}/configurations", {"id": config["id"]})
+    addition = overage_addition(api, agreement["id"])
+    ticket = api.post("service/tickets", {"summary": "x", "company": {"id": config["company"]["id"]}}).get_json()
+    api.post(f"service/tickets/{ticket['id']}/configurations", {"id": config["id"]})
+    api.client.post(f"/_sim/additions/{addition['id']}/invoice")
+    before = api.world.backend.store.snapshot()
+    saved = state_of(api)
+    api.client.post("/_sim/reset")
+    assert put_state(api, saved).status_code == 200
+    assert api.world.backend.store.snapshot() == before
+    path = f"finance/agreements/{agreement['id']}/additions/{addition['id']}"
+    assert api.patch(path, [{"op": "replace", "path": "quantity", "value": 9}]).status_code == 400  # still invoiced

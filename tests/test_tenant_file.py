@@ -319,3 +319,38 @@ def test_a_tenant_without_a_directory_may_only_build_on_built_in_tenants(tmp_pat
         TenantSource("base: default\nmembers:\n  - {identifier: cwsim-api, firstName: a, lastName: b}\n", "posted")
     )
     assert len(rows(backend, "system/members")) == 1 and len(rows(backend, "company/companies")) == 3
+
+
+def test_links_by_device_identifier_wait_for_the_configurations_they_name() -> None:
+    backend = load(
+        SETTINGS
+        + """\
+tickets:
+  - summary: SIRIS backup failed
+    company: {identifier: Acme}
+    configurations:
+      - {deviceIdentifier: "00012E94105B"}
+boards:
+  - {name: Alerts, location: {id: 1}, department: {id: 1}, statuses: [{name: New, defaultFlag: true}]}
+configurationTypes:
+  - {name: Datto Appliance}
+companies:
+  - identifier: Acme
+    name: Acme Inc
+    city: Springfield
+    contacts: [{firstName: Jo}]
+    configurations:
+      - {name: SIRIS, type: {name: Datto Appliance}, deviceIdentifier: "00012E94105B", serialNumber: "00012E94105B"}
+    agreements:
+      - name: Managed
+        type: {name: Managed Services}
+        contact: {name: Jo}
+        configurations: [{deviceIdentifier: "00012E94105B"}]
+agreementTypes:
+  - {name: Managed Services}
+"""
+    )
+    (configuration,) = rows(backend, "company/configurations")
+    (ticket_link,) = rows(backend, "service/tickets/configurations")
+    (agreement_link,) = rows(backend, "finance/agreements/configurations")
+    assert ticket_link["configuration"] == agreement_link["configuration"] == configuration["id"]

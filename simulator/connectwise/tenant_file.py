@@ -211,7 +211,7 @@ class _Shape:
             for name, schema_field in collection.loader.fields.items():
                 if name == link_field:
                     declared[name] = fields.Raw(allow_none=True, validate=_refuse("is set by the entry it is under."))
-                elif name == "id":
+                elif name == "id" and schema_field.dump_only:
                     declared[name] = fields.Raw(
                         allow_none=True,
                         validate=_refuse("ids are given in file order; refer to records by name or identifier."),
@@ -375,12 +375,8 @@ class _Builder:
         tables = {name: self._tables(self.plan.sections[name], self.document[name], ()) for name in present}
         needs: dict[str, set[str]] = {}
         for name in present:
-            targets = {
-                ref.target
-                for table in tables[name]
-                for ref in self.plan.by_table[table].refs.values()
-                if not ref.dump_only
-            } - tables[name]
+            targets = {target for table in tables[name] for target in _targets(self.plan.by_table[table])}
+            targets -= tables[name]
             needs[name] = {other for other in present if other != name and tables[other] & targets}
         order: list[str] = []
         remaining = sorted(present, key=lambda n: self.plan.position[self.plan.sections[n].table])
@@ -460,6 +456,11 @@ class _Builder:
     def _settings_problem(self, entry: LocatedDict, path: list[Any], message: str) -> None:
         source, line = where_at(entry, path)
         self.problems.append(TenantProblem(source, line, SETTINGS, message))
+
+
+def _targets(collection: Collection) -> set[str]:
+    """The tables a collection's records refer to (a link collection's linked table included)."""
+    return {ref.target for name, ref in collection.refs.items() if not ref.dump_only or name == collection.link_field}
 
 
 def _plain(value: Any) -> Any:
