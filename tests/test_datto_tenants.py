@@ -76,6 +76,7 @@ class AgreementStandIn(CwSchema):
 class ManagedDevicesIntegrationStandIn(CwSchema):
     name = required_text(50)
     solution = required_text(50)
+    portalUrl = text()
     integratorLogin = Ref(LOGINS)
     configBillCustomerFlag = flag()
     matchOnSerialNumberFlag = flag()
@@ -181,7 +182,7 @@ def test_the_datto_ready_tenant_is_set_up_as_the_guide_says(load) -> None:
     assert [t["name"] for t in tables["company/configurations/types"]] == ["Datto Appliance"]
     assert "Datto Offsite Overage" in [t["name"] for t in tables["finance/agreements/types"]]
     prices = {p["identifier"]: p["price"] for p in tables["procurement/catalog"]}
-    assert prices == {"DATTO-SIRIS-OVERAGE-TB": 100.0, "DATTO-ALTO-OVERAGE-500GB": 50.0}
+    assert prices == {"DATTO-SIRIS-OVG-TB": 120.0, "DATTO-ALTO-OVG-500GB": 45.0}
     companies = {c["id"]: c["identifier"] for c in tables["company/companies"]}
     per_company = [companies[a["company"]] for a in tables["finance/agreements"]]
     assert sorted(per_company) == ["Contoso", "Northwind", "Northwind"]  # Fabrikam has none
