@@ -25,6 +25,7 @@ from .connectwise.errors import CwError
 from .connectwise.resources import ConnectWiseApi, connectwise_blueprint, error_response, json_response
 from .connectwise.routing import Router
 from .connectwise.tenant import INTEGRATOR_PASSWORD, INTEGRATOR_USERNAME, PRIVATE_KEY, PUBLIC_KEY
+from .fault_hooks import collection_lineage, install_fault_hooks
 from .world import World, WorldOptions
 
 log = logging.getLogger("cwsim.server")
@@ -40,10 +41,13 @@ def create_app(world: World) -> Flask:
     app = Flask(__name__)
     app.url_map.strict_slashes = False
     app.extensions["cwsim.world"] = world
-    api = ConnectWiseApi(lambda: world.backend, Router(world.backend.collections.values(), endpoint_index()))
+    collections = list(world.backend.collections.values())
+    router = Router(collections, endpoint_index())
+    api = ConnectWiseApi(lambda: world.backend, router)
     app.register_blueprint(connectwise_blueprint(api))
     app.register_blueprint(admin_blueprint(world))
     _add_journal(app, world)
+    install_fault_hooks(app, world.faults, collection_lineage(router, collections))
 
     @app.errorhandler(CwError)
     def cw_error(error: CwError) -> Response:
