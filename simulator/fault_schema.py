@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,12 @@ from .faults import (
 
 MAX_LATENCY_MS = 600_000  # ten minutes: longer is a typo, and would hold a server thread
 MAX_RETRY_AFTER = 86_400
+# Windows stay far inside datetime's range, so that start + duration never overflows.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+MAX_WINDOW_S = 100 * 366 * 86_400
 DEFAULT_RETRY_AFTER = 1
+MAX_SEED = 2**63 - 1  # JSON numbers past 64 bits do not survive most clients (nor orjson)
+MAX_COUNT = 10**9
 EFFECT_KINDS = ("status", "throttle", "latency", "outage", "commit_then_fail")
 ANY = "*"
 EFFECT_TYPES = (StatusFault, Throttle, Latency, Outage, CommitThenFail)
@@ -70,9 +75,9 @@ class Methods(fields.Field):
 
 
 class WindowSchema(Schema):
-    start = fields.AwareDateTime(default_timezone=UTC)
-    end = fields.AwareDateTime(default_timezone=UTC)
-    duration_s = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
+    start = fields.AwareDateTime(default_timezone=UTC, validate=validate.Range(min=EARLIEST, max=LATEST))
+    end = fields.AwareDateTime(default_timezone=UTC, validate=validate.Range(min=EARLIEST, max=LATEST))
+    duration_s = fields.Float(validate=validate.Range(min=0, max=MAX_WINDOW_S, min_inclusive=False))
     clock = fields.String(load_default=SIMULATED, validate=validate.OneOf(CLOCKS))
 
     @validates_schema(skip_on_field_errors=False, pass_original=True)
@@ -144,8 +149,8 @@ class FaultRuleSchema(Schema):
     path = fields.String(validate=validate.Length(min=1, max=1000))
     collection = fields.String(validate=validate.Length(min=1, max=200))
     probability = fields.Float(validate=validate.Range(min=0, max=1))
-    seed = fields.Integer(strict=True)
-    count = fields.Integer(strict=True, validate=validate.Range(min=1))
+    seed = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_SEED))
+    count = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_COUNT))
     window = fields.Nested(WindowSchema)
     effect = fields.Nested(EffectSchema, required=True)
 

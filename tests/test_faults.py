@@ -454,6 +454,8 @@ def test_reset_brings_back_the_rules_given_at_start_with_fresh_counters() -> Non
         ({"effect": {"kind": "latency", "latency_ms": 1}, "probability": 1.5}, {"probability"}),
         ({"effect": {"kind": "latency", "latency_ms": 1}, "count": 0}, {"count"}),
         ({"effect": {"kind": "latency", "latency_ms": 1}, "seed": 1.5}, {"seed"}),
+        ({"effect": {"kind": "latency", "latency_ms": 1}, "seed": 2**64}, {"seed"}),
+        ({"effect": {"kind": "latency", "latency_ms": 1}, "count": 2**64}, {"count"}),
         ({"effect": {"kind": "latency", "latency_ms": 1}, "probablity": 0.5}, {"probablity"}),
         ({"effect": {"kind": "latency", "latency_ms": 1}, "id": 4}, {"id"}),
         ({"effect": {"kind": "latency", "latency_ms": 1}, "window": {}}, {"window.duration_s"}),
@@ -463,6 +465,15 @@ def test_reset_brings_back_the_rules_given_at_start_with_fresh_counters() -> Non
             {"window.clock"},
         ),
         ({"effect": {"kind": "latency", "latency_ms": 1}, "window": {"end": "tomorrow"}}, {"window.end"}),
+        ({"effect": {"kind": "outage"}, "window": {"duration_s": 1e12}}, {"window.duration_s"}),
+        (
+            {"effect": {"kind": "outage"}, "window": {"start": "9999-12-31T23:59:59Z", "duration_s": 9}},
+            {"window.start"},
+        ),
+        (
+            {"effect": {"kind": "outage"}, "window": {"start": "0001-01-01T00:00:00+01:00", "end": "2026-01-01"}},
+            {"window.start"},
+        ),
         (
             {"effect": {"kind": "latency", "latency_ms": 1}, "window": {"start": "2026-01-02", "end": "2026-01-01"}},
             {"window.end"},
