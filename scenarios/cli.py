@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from ..simulator.connectwise.collections import COLLECTIONS
+from ..simulator.fault_schema import FaultFileError, load_fault_file
 from ..simulator.server import DEFAULT_PORT, RunningServer, ServeOptions, describe
 from ..simulator.world import WorldOptions
 
@@ -39,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--journal-size", type=int, default=10_000, help="requests kept in the journal (default %(default)s)"
     )
+    serve.add_argument(
+        "--faults", type=Path, metavar="FILE", help="fault rules (a YAML or JSON list) in place from the start"
+    )
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.set_defaults(handler=run_serve)
     return parser
@@ -59,12 +64,19 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
     )
+    try:
+        faults = load_fault_file(args.faults, (c.table for c in COLLECTIONS)) if args.faults else []
+    except FaultFileError as error:
+        print(f"cwsim serve: {error}", file=sys.stderr)
+        return 2
     options = ServeOptions(
         host=args.host,
         port=args.port,
         threads=args.threads,
         ready_file=args.ready_file,
-        world=WorldOptions(seed=args.seed, companies=args.companies, journal_size=args.journal_size),
+        world=WorldOptions(
+            seed=args.seed, companies=args.companies, journal_size=args.journal_size, faults=tuple(faults)
+        ),
     )
     try:
         server = RunningServer(options)
