@@ -172,6 +172,17 @@ def fault_answer(
     return FaultAnswer(status, code or default_code, message or default_message, tuple(headers))
 
 
+class Effect(Protocol):
+    """What a rule does to a request it applies to. A new kind is one more class like those below."""
+
+    kind: str
+    stage: Stage
+    answer: FaultAnswer | None  # the error to answer with; None lets the app answer
+    delay: Delay | None
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class StatusFault:
     """Answer at once with a status and a ConnectWise error body."""
@@ -236,9 +247,6 @@ class CommitThenFail:
 
     def as_json(self) -> dict[str, Any]:
         return _effect_json(self)
-
-
-Effect = StatusFault | Throttle | Latency | Outage | CommitThenFail
 
 
 def _effect_json(effect: Effect, extra: dict[str, Any] | None = None, with_status: bool = True) -> dict[str, Any]:
@@ -328,7 +336,7 @@ class FaultRule:
         return self.spec.count is not None and self.fired >= self.spec.count
 
     def state(self, now: dict[str, datetime]) -> str:
-        """ "live", "spent" (its count is used up), "pending" or "over" (outside its window), "removed".
+        """Live, spent (its count is used up), pending or over (outside its window), or removed.
 
         `now` holds the time on each clock a window of the book uses.
         """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,10 @@ import pytest
 import requests
 
 from cwsim.scenarios.processes import cwsim_command, start
-from cwsim.simulator.fault_schema import FaultFileError, load_fault_file
+from cwsim.simulator.connectwise.collections import COLLECTIONS as DECLARED
+from cwsim.simulator.fault_schema import FaultFileError, load_fault_file, load_fault_rules
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "faults.md"
 
 COLLECTIONS = ["service/tickets", "service/boards"]
 RULES_YAML = """\
@@ -110,3 +114,15 @@ def test_serve_starts_with_the_rules_of_its_faults_file(tmp_path: Path) -> None:
         assert (rule["id"], rule["fired"]) == (1, 1)
     finally:
         served.stop()
+
+
+def test_the_examples_in_the_docs_are_valid_rules(tmp_path: Path) -> None:
+    text = DOCS.read_text()
+    names = [collection.table for collection in DECLARED]
+    bodies = re.findall(r"-d '(\{.*?\})'", text, re.DOTALL)
+    assert len(bodies) >= 5
+    for body in bodies:
+        assert load_fault_rules(json.loads(body), names)
+    path = tmp_path / "faults.yaml"
+    path.write_text(re.search(r"```yaml\n(.*?)```", text, re.DOTALL).group(1))
+    assert len(load_fault_file(path, names)) == 3
