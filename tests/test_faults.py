@@ -165,6 +165,14 @@ def test_commit_then_fail_ignores_writes_made_outside_a_request(api: Api) -> Non
     assert ticket_count(api) == 1
 
 
+def test_a_request_stops_watching_for_commits_when_it_ends(api: Api) -> None:
+    add_fault(api, {"collection": "service/tickets", "effect": {"kind": "commit_then_fail"}})
+    assert api.post("service/tickets", {"summary": "no company"}).status_code == 400
+    collection = api.world.backend.collection("service/tickets")
+    api.world.backend.create(collection, {"summary": "later, in the same thread", "company": {"id": 1}})
+    assert faults(api)[0]["fired"] == 0
+
+
 def test_an_outage_fails_every_matching_request_until_its_window_ends() -> None:
     clock = ManualClock(START)
     world = World(WorldOptions(seed=3, companies=3), clock=clock)
