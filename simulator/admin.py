@@ -62,7 +62,7 @@ def admin_blueprint(world: World) -> Blueprint:
     @blueprint.post("/faults")
     def faults_add() -> Response:
         document = read_json()
-        rules = world.faults.add(load_fault_rules(document, world.backend.collections))
+        rules = world.faults.add(load_fault_rules(document, world.backend.collections.keys()))
         described = world.faults.describe(rules)
         return json_response(described if isinstance(document, list) else described[0], 201)
 
