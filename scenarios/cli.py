@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from ..simulator.connectwise.collections import COLLECTIONS
 from ..simulator.connectwise.tenant_file import TenantFileError
+from ..simulator.fault_schema import FaultFileError, load_fault_file
 from ..simulator.server import DEFAULT_PORT, DEFAULT_SMTP_PORT, RunningServer, ServeOptions, describe
 from ..simulator.state_problems import StateProblems
 from ..simulator.world import WorldOptions
@@ -68,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--ca-file", type=Path, metavar="FILE", help="with --tls: write the CA certificate here (default: a temp dir)"
     )
+    serve.add_argument(
+        "--faults", type=Path, metavar="FILE", help="fault rules (a YAML or JSON list) in place from the start"
+    )
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.set_defaults(handler=run_serve)
     return parser
@@ -92,6 +97,11 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
     )
+    try:
+        faults = load_fault_file(args.faults, (c.table for c in COLLECTIONS)) if args.faults else []
+    except FaultFileError as error:
+        print(f"cwsim serve: {error}", file=sys.stderr)
+        return 2
     options = ServeOptions(
         host=args.host,
         port=args.port,
@@ -99,7 +109,11 @@ def run_serve(args: argparse.Namespace) -> int:
         threads=args.threads,
         ready_file=args.ready_file,
         world=WorldOptions(
-            seed=args.seed, companies=args.companies, journal_size=args.journal_size, tenant=args.tenant
+            seed=args.seed,
+            companies=args.companies,
+            journal_size=args.journal_size,
+            tenant=args.tenant,
+            faults=tuple(faults),
         ),
         state_file=args.state,
         tls=args.tls,

@@ -1,11 +1,12 @@
-"""The admin API under /_sim: health, reset, and the request journal."""
+"""The admin API under /_sim: health, reset, the request journal, and fault rules."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
 from .connectwise.errors import CwError, bad_request
-from .connectwise.resources import error_response, json_response
+from .connectwise.resources import error_response, json_response, read_json
+from .fault_schema import load_fault_rules
 from .journal import JournalFilter
 from .mail import MailFilter
 from .world import World
@@ -81,6 +82,35 @@ def admin_blueprint(world: World) -> Blueprint:
     @blueprint.delete("/mail")
     def mail_clear() -> Response:
         world.mailbox.clear()
+        return json_response(None, 204)
+
+    @blueprint.get("/faults")
+    def faults_list() -> Response:
+        return json_response(world.faults.describe())
+
+    @blueprint.post("/faults")
+    def faults_add() -> Response:
+        document = read_json()
+        rules = world.faults.add(load_fault_rules(document, world.backend.collections.keys()))
+        described = world.faults.describe(rules)
+        return json_response(described if isinstance(document, list) else described[0], 201)
+
+    @blueprint.get("/faults/<int:rule_id>")
+    def faults_one(rule_id: int) -> Response:
+        rule = world.faults.find(rule_id)
+        if rule is None:
+            raise CwError(404, "NotFound", f"Fault rule {rule_id} not found")
+        return json_response(world.faults.describe([rule])[0])
+
+    @blueprint.delete("/faults/<int:rule_id>")
+    def faults_remove(rule_id: int) -> Response:
+        if not world.faults.remove(rule_id):
+            raise CwError(404, "NotFound", f"Fault rule {rule_id} not found")
+        return json_response(None, 204)
+
+    @blueprint.delete("/faults")
+    def faults_clear() -> Response:
+        world.faults.clear()
         return json_response(None, 204)
 
     @blueprint.errorhandler(CwError)

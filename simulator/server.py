@@ -25,6 +25,7 @@ from .connectwise.endpoints import endpoint_index
 from .connectwise.errors import CwError
 from .connectwise.resources import ConnectWiseApi, connectwise_blueprint, error_response, json_response
 from .connectwise.routing import Router
+from .fault_hooks import collection_lineage, install_fault_hooks
 from .mail import SmtpCatcher
 from .proxy import LoopbackProxy
 from .state import read_state_file, save_state_file
@@ -45,11 +46,14 @@ def create_app(world: World) -> Flask:
     app = Flask(__name__)
     app.url_map.strict_slashes = False
     app.extensions["cwsim.world"] = world
-    api = ConnectWiseApi(lambda: world.backend, Router(world.backend.collections.values(), endpoint_index()))
+    collections = list(world.backend.collections.values())
+    router = Router(collections, endpoint_index())
+    api = ConnectWiseApi(lambda: world.backend, router)
     app.register_blueprint(connectwise_blueprint(api))
     app.register_blueprint(admin_blueprint(world))
     app.register_blueprint(state_blueprint(world))
     _add_journal(app, world)
+    install_fault_hooks(app, world.faults, collection_lineage(router, collections))
 
     @app.errorhandler(CwError)
     def cw_error(error: CwError) -> Response:
