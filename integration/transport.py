@@ -6,9 +6,11 @@ import threading
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any, Self
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds, as requests takes them
@@ -47,6 +49,17 @@ class RetryPolicy(Retry):
     """
 
     retry_after_cap = 120.0
+    throttle: Callable[[], object] | None = None  # called before every re-send, e.g. a rate limiter
+
+    def new(self, **kw: Any) -> Self:
+        retry = super().new(**kw)
+        retry.throttle = self.throttle
+        return retry
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        super().sleep(response)
+        if self.throttle is not None:
+            self.throttle()
 
     def _is_method_retryable(self, method: str) -> bool:
         override = _repeatable.get()
@@ -90,6 +103,13 @@ def retry_policy(
         raise_on_status=False,  # hand the last answer back, so the caller raises its own typed error
         raise_on_redirect=False,
     )
+
+
+def throttled(retry: RetryPolicy, throttle: Callable[[], object]) -> RetryPolicy:
+    """A copy of `retry` that calls `throttle` before each re-send, so retries count against a rate limit."""
+    copy = retry.new()
+    copy.throttle = throttle
+    return copy
 
 
 def new_session(retry: Retry, pool_size: int = 10) -> requests.Session:
