@@ -27,7 +27,6 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 import requests.auth
-from urllib3.util.retry import Retry
 
 from . import transport
 from .conditions import Condition
@@ -48,7 +47,7 @@ from .connectwise_errors import (
     error_from_response,
     transport_error,
 )
-from .transport import DEFAULT_TIMEOUT, SessionPerThread, new_session, retry_policy
+from .transport import DEFAULT_TIMEOUT, RetryPolicy, SessionPerThread, new_session, retry_policy
 
 __all__ = [
     "ApiKey",
@@ -161,7 +160,7 @@ class ConnectWiseClient:
         client_id: str,
         *,
         timeout: Timeout = DEFAULT_TIMEOUT,
-        retry: Retry | None = None,
+        retry: RetryPolicy | None = None,
         page_size: int = MAX_PAGE_SIZE,
         api_version: str | None = None,
     ) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import requests.auth
 
 from .transport import DEFAULT_TIMEOUT, RetryPolicy, SessionPerThread, new_session, retry_policy, throttled
 
@@ -205,7 +206,7 @@ class DattoPortalClient:
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.public_key = public_key
-        self._auth = (public_key, secret_key)
+        self._auth = requests.auth.HTTPBasicAuth(public_key, secret_key)  # its repr shows no secret
         self.timeout = timeout
         self.rate_limiter = rate_limiter or RateLimiter()
         self.retry = throttled(retry or retry_policy(methods={"GET"}), self.rate_limiter.acquire)

@@ -1,4 +1,4 @@
-"""Retries of the ConnectWise client, against a scripted stub: what is re-sent, what never is, and no secrets shown."""
+"""The ConnectWise client against a scripted stub: what is re-sent and what never is, paging edge cases, secrets."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from cwsim.integration.connectwise import (
     ApiKey,
     ConnectionFailed,
     ConnectWiseClient,
+    ConnectWiseError,
     IntegratorLogin,
     RateLimited,
     ResponseLost,
@@ -248,3 +249,35 @@ def test_secrets_stay_out_of_logs_reprs_and_errors(stub: Stub, caplog: pytest.Lo
     text = "\n".join(shown) + "\n" + caplog.text
     assert caplog.text  # urllib3 and the client did log at DEBUG
     assert not [secret for secret in secrets if secret in text]
+
+
+# --------------------------------------------------------------------------- paging edge cases
+
+
+def test_without_any_link_header_pages_are_counted_until_a_short_one(stub: Stub) -> None:
+    stub.script = [(200, {}, [{"id": 1}, {"id": 2}]), (200, {}, [{"id": 3}, {"id": 4}]), (200, {}, [{"id": 5}])]
+    assert [row["id"] for row in client_for(stub).iterate("company/companies", page_size=2)] == [1, 2, 3, 4, 5]
+    assert [path.rsplit("page=", 1)[1] for _, path, _ in stub.requests] == ["1", "2", "3"]
+
+
+def test_only_the_page_number_is_taken_from_a_link_never_its_host(stub: Stub) -> None:
+    elsewhere = '<https://elsewhere.example/v4_6_release/apis/3.0/company/companies?pageSize=2&page=2>; rel="next"'
+    stub.script = [(200, {"Link": elsewhere}, [{"id": 1}, {"id": 2}]), (200, {}, [])]
+    assert len(list(client_for(stub).iterate("company/companies", page_size=2))) == 2
+    assert stub.requests[1][1].endswith("pageSize=2&page=2")  # asked of the stub, not of elsewhere.example
+
+
+def test_forward_only_stops_at_an_empty_link(stub: Stub) -> None:
+    first = '<http://x/v4_6_release/apis/3.0/company/companies?pageSize=2&pageId=2>; rel="next"'
+    stub.script = [(200, {"Link": first}, [{"id": 1}, {"id": 2}]), (200, {"Link": ""}, [{"id": 3}, {"id": 4}])]
+    rows = list(client_for(stub).iterate("company/companies", page_size=2, forward_only=True))
+    assert [row["id"] for row in rows] == [1, 2, 3, 4] and len(stub.requests) == 2
+    assert stub.requests[0][2]["pagination-type"] == "forward-only"
+    assert "pageId=2" in stub.requests[1][1]
+
+
+def test_a_link_that_does_not_move_forward_is_refused_rather_than_looped(stub: Stub) -> None:
+    stuck = '<http://x/v4_6_release/apis/3.0/company/companies?pageSize=2&page=1>; rel="next"'
+    stub.script = [(200, {"Link": stuck}, [{"id": 1}, {"id": 2}])] * 3
+    with pytest.raises(ConnectWiseError, match="does not move forward"):
+        list(client_for(stub).iterate("company/companies", page_size=2))
