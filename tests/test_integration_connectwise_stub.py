@@ -16,10 +16,14 @@ import urllib3.util.retry
 
 from cwsim.integration.connectwise import (
     ApiKey,
+    AuthenticationError,
+    BadRequest,
     ConnectionFailed,
     ConnectWiseClient,
     ConnectWiseError,
     IntegratorLogin,
+    NotFound,
+    PermissionDenied,
     RateLimited,
     ResponseLost,
     ServerError,
@@ -249,6 +253,33 @@ def test_secrets_stay_out_of_logs_reprs_and_errors(stub: Stub, caplog: pytest.Lo
     text = "\n".join(shown) + "\n" + caplog.text
     assert caplog.text  # urllib3 and the client did log at DEBUG
     assert not [secret for secret in secrets if secret in text]
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (400, BadRequest),
+        (401, AuthenticationError),
+        (403, PermissionDenied),
+        (404, NotFound),
+        (409, ConnectWiseError),
+        (429, RateLimited),
+        (500, ServerError),
+    ],
+)
+def test_each_status_raises_its_own_error(stub: Stub, status: int, kind: type[ConnectWiseError]) -> None:
+    body = {"code": "Forbidden", "message": "serviceTicketApiFlag is off", "errors": None}
+    stub.script = [(status, {}, body)]
+    with pytest.raises(kind) as raised:
+        client_for(stub, retry=retry_policy(attempts=0)).get("service/tickets")
+    assert type(raised.value) is kind
+    assert (raised.value.status, raised.value.message, raised.value.errors) == (status, body["message"], [])
+
+
+def test_a_non_json_error_body_still_makes_a_typed_error(stub: Stub) -> None:
+    stub.script = [(502, {"Content-Type": "text/html"}, "<html>Bad gateway</html>")]
+    with pytest.raises(ServerError, match="Bad gateway"):
+        client_for(stub, retry=retry_policy(attempts=0)).get("service/tickets")
 
 
 # --------------------------------------------------------------------------- paging edge cases
