@@ -55,7 +55,10 @@ QUEUED, CREATE_SENT, CREATED, LINKED, DONE, FAILED, SKIPPED = (
 STATES = (QUEUED, CREATE_SENT, CREATED, LINKED, DONE, FAILED, SKIPPED)
 ACTIVE_STATES = (QUEUED, CREATE_SENT, CREATED, LINKED)
 EVENTS = ("raise", "repeat", "clear")
-DEFAULT_LEASE_SECONDS = 300.0  # longer than any one delivery's calls with their timeouts and retries
+# A lease must outlast the longest a worker can spend in one call, or a second worker may take the
+# row while the first one's POST is still being retried after a 429. With the default transport:
+# 5 attempts x (5 + 30) s timeouts + ~8 s backoff + 4 x 120 s Retry-After = ~663 s.
+DEFAULT_LEASE_SECONDS = 900.0
 BUSY_TIMEOUT_MS = 30_000
 LAG_SAMPLES = 1000
 
