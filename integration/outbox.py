@@ -1,0 +1,438 @@
+"""The durable outbox: every alert event a row in SQLite (WAL), moved through its delivery states by workers.
+
+An alert is acknowledged only after `enqueue` returns: the row is committed to the write-ahead
+log, which survives the process being killed (`synchronous=NORMAL` gives up only the last
+transactions on a power cut, never on a crash of the process).
+
+One row per alert event, unique on (alert key, event, occurrence): re-delivering the same event
+changes nothing. `occurrence` tells repeats of one alert apart (e.g. its `numberSeen`); a raise
+and a clear leave it empty. A delivery moves through
+
+    queued ──► create_sent ──► created ──► linked ──► done
+       │            │             └──────────────────► done
+       ├──► done (nothing to create: email only)       failed / skipped from any active state
+       └──► skipped (routed nowhere, e.g. a screenshot alert)
+
+`create_sent` is written *before* the POST that creates the ticket or note. A worker that finds a
+delivery in `create_sent` (after a crash, a lost answer or an expired lease) must look the record
+up by the alert's key before posting again: that is how at-least-once delivery never becomes a
+second ticket. Workers claim rows with a lease; a crashed worker's rows come back when it
+expires, or at once through `recover()`, which `cwsim integration run` calls when it starts.
+Every transition is its own transaction and checks the caller still holds the claim.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ACTIVE_STATES",
+    "STATES",
+    "AlertEvent",
+    "ClaimLost",
+    "Delivery",
+    "Outbox",
+    "OutboxStats",
+]
+
+QUEUED, CREATE_SENT, CREATED, LINKED, DONE, FAILED, SKIPPED = (
+    "queued",
+    "create_sent",
+    "created",
+    "linked",
+    "done",
+    "failed",
+    "skipped",
+)
+STATES = (QUEUED, CREATE_SENT, CREATED, LINKED, DONE, FAILED, SKIPPED)
+ACTIVE_STATES = (QUEUED, CREATE_SENT, CREATED, LINKED)
+EVENTS = ("raise", "repeat", "clear")
+# A lease must outlast the longest a worker can spend in one call, or a second worker may take the
+# row while the first one's POST is still being retried after a 429. With the default transport:
+# 5 attempts x (5 + 30) s timeouts + ~8 s backoff + 4 x 120 s Retry-After = ~663 s.
+DEFAULT_LEASE_SECONDS = 900.0
+BUSY_TIMEOUT_MS = 30_000
+LAG_SAMPLES = 1000
+
+_ACTIVE = ", ".join(f"'{state}'" for state in ACTIVE_STATES)
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS deliveries (
+    id          INTEGER PRIMARY KEY,
+    alert_key   TEXT    NOT NULL,
+    event       TEXT    NOT NULL CHECK (event IN ({", ".join(f"'{event}'" for event in EVENTS)})),
+    occurrence  TEXT    NOT NULL DEFAULT '',
+    payload     TEXT    NOT NULL,                    -- the alert as JSON
+    state       TEXT    NOT NULL DEFAULT '{QUEUED}' CHECK (state IN ({", ".join(f"'{s}'" for s in STATES)})),
+    attempts    INTEGER NOT NULL DEFAULT 0,          -- how many times a worker claimed it
+    ticket_id   INTEGER,
+    note_id     INTEGER,
+    claimed_by  TEXT,
+    lease_until REAL,                                -- unix seconds; past it, another worker may claim
+    not_before  REAL    NOT NULL,                    -- unix seconds; retry_later() pushes it back
+    enqueued_at REAL    NOT NULL,
+    updated_at  REAL    NOT NULL,
+    finished_at REAL,
+    last_error  TEXT,
+    UNIQUE (alert_key, event, occurrence)
+);
+CREATE INDEX IF NOT EXISTS deliveries_ready ON deliveries (id) WHERE state IN ({_ACTIVE});
+CREATE INDEX IF NOT EXISTS deliveries_by_alert ON deliveries (alert_key, id);
+CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries (finished_at) WHERE finished_at IS NOT NULL;
+"""
+
+# Which states each transition may start from.
+_FROM: dict[str, tuple[str, ...]] = {
+    CREATE_SENT: (QUEUED, CREATE_SENT),
+    CREATED: (CREATE_SENT,),
+    LINKED: (CREATED,),
+    DONE: (QUEUED, CREATED, LINKED),
+    SKIPPED: (QUEUED,),
+    FAILED: ACTIVE_STATES,
+}
+
+# A worker takes the oldest ready rows; an alert's later events wait until its earlier ones are
+# finished, so a repeat's note never races the raise that opens the ticket.
+_CLAIM = f"""
+UPDATE deliveries
+   SET claimed_by = :worker, lease_until = :lease_until, attempts = attempts + 1, updated_at = :now
+ WHERE id IN (
+       SELECT d.id FROM deliveries AS d
+        WHERE d.state IN ({_ACTIVE})
+          AND d.not_before <= :now
+          AND (d.claimed_by IS NULL OR d.lease_until <= :now)
+          AND NOT EXISTS (SELECT 1 FROM deliveries AS earlier
+                           WHERE earlier.alert_key = d.alert_key AND earlier.id < d.id
+                             AND earlier.state IN ({_ACTIVE}))
+        ORDER BY d.id
+        LIMIT :limit)
+RETURNING *
+"""
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """What the intake or the poller hands to the outbox: one raise, repeat or clear of one alert."""
+
+    alert_key: str
+    event: str
+    payload: dict[str, Any]
+    occurrence: str = ""
+
+    def __post_init__(self) -> None:
+        if self.event not in EVENTS:
+            raise ValueError(f"event must be one of {', '.join(EVENTS)}, not {self.event!r}")
+        if not self.alert_key:
+            raise ValueError("an alert event needs its alert's key")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One row of the outbox as a worker sees it."""
+
+    id: int
+    alert_key: str
+    event: str
+    occurrence: str
+    payload: dict[str, Any] = field(repr=False)
+    state: str
+    attempts: int
+    ticket_id: int | None
+    note_id: int | None
+    claimed_by: str | None
+    lease_until: float | None
+    not_before: float
+    enqueued_at: float
+    updated_at: float
+    finished_at: float | None
+    last_error: str | None
+
+    @property
+    def needs_lookup(self) -> bool:
+        """A create may already have happened: find the record by the alert's key before posting again."""
+        return self.state == CREATE_SENT
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Delivery:
+        values = dict(row)
+        values["payload"] = json.loads(values["payload"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    """What `/status` reports: rows per state, the active depth, and delivery lag percentiles (seconds)."""
+
+    states: dict[str, int]
+    lag: dict[str, float | None]
+
+    @property
+    def depth(self) -> int:
+        return sum(self.states[state] for state in ACTIVE_STATES)
+
+    @property
+    def delivered(self) -> int:
+        return self.states[DONE]
+
+    @property
+    def failed(self) -> int:
+        return self.states[FAILED]
+
+
+class ClaimLost(RuntimeError):
+    """The delivery is no longer this worker's to move (another worker took it after the lease ran out)."""
+
+
+class Outbox:
+    """The outbox in one SQLite file; safe to use from many threads (each gets its own connection)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.lease_seconds = lease_seconds
+        self._clock = clock
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        connection = self._connection()
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise RuntimeError(f"{self.path}: SQLite would not use WAL (journal mode {mode})")
+        connection.executescript(SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"<Outbox {self.path}>"
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()
+
+    # -- connections and transactions -----------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            # isolation_level=None: no implicit transactions; each method says BEGIN IMMEDIATE itself.
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            connection.row_factory = sqlite3.Row
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the write lock up front, so it waits instead of failing."""
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    # -- intake ---------------------------------------------------------------------------
+
+    def enqueue(self, event: AlertEvent) -> bool:
+        """Store one alert event durably; False if it was already there (a re-delivery)."""
+        return self.enqueue_many([event]) == 1
+
+    def enqueue_many(self, events: Iterable[AlertEvent]) -> int:
+        """Store a batch in one transaction; returns how many were new. Acknowledge only after it returns."""
+        with self._transaction() as connection:
+            return self._insert(connection, list(events))
+
+    def _insert(self, connection: sqlite3.Connection, events: list[AlertEvent]) -> int:
+        now = self._clock()
+        before = connection.total_changes
+        connection.executemany(
+            "INSERT INTO deliveries (alert_key, event, occurrence, payload, not_before, enqueued_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (alert_key, event, occurrence) DO NOTHING",
+            [
+                (e.alert_key, e.event, e.occurrence, json.dumps(e.payload, separators=(",", ":")), now, now, now)
+                for e in events
+            ],
+        )
+        return connection.total_changes - before
+
+    # -- workers --------------------------------------------------------------------------
+
+    def claim(self, worker: str, limit: int = 1) -> list[Delivery]:
+        """Up to `limit` ready deliveries, now leased to `worker`; no other worker gets them meanwhile."""
+        now = self._clock()
+        with self._transaction() as connection:
+            rows = connection.execute(
+                _CLAIM, {"worker": worker, "lease_until": now + self.lease_seconds, "now": now, "limit": limit}
+            ).fetchall()
+        return sorted((Delivery.from_row(row) for row in rows), key=lambda delivery: delivery.id)
+
+    def recover(self) -> int:
+        """On start: release every claim left by the last run; returns how many deliveries need a lookup first."""
+        with self._transaction() as connection:
+            connection.execute(
+                f"UPDATE deliveries SET claimed_by = NULL, lease_until = NULL"
+                f" WHERE claimed_by IS NOT NULL AND state IN ({_ACTIVE})"
+            )
+            return connection.execute("SELECT count(*) FROM deliveries WHERE state = ?", (CREATE_SENT,)).fetchone()[0]
+
+    def mark_create_sent(self, delivery_id: int, worker: str) -> None:
+        """Say so before the POST that creates the ticket or note (and again before re-posting after a lookup)."""
+        self._move(delivery_id, worker, CREATE_SENT)
+
+    def mark_created(
+        self, delivery_id: int, worker: str, *, ticket_id: int | None = None, note_id: int | None = None
+    ) -> None:
+        """The ticket or note exists (created now, or found by the lookup)."""
+        self._move(delivery_id, worker, CREATED, ticket_id=ticket_id, note_id=note_id)
+
+    def mark_linked(self, delivery_id: int, worker: str) -> None:
+        """The ticket is linked to the device's configuration."""
+        self._move(delivery_id, worker, LINKED)
+
+    def mark_done(
+        self, delivery_id: int, worker: str, *, ticket_id: int | None = None, note_id: int | None = None
+    ) -> None:
+        """Delivered; releases the claim and records the delivery's lag."""
+        self._move(delivery_id, worker, DONE, ticket_id=ticket_id, note_id=note_id)
+
+    def mark_skipped(self, delivery_id: int, worker: str, reason: str) -> None:
+        """Routed nowhere (e.g. a screenshot alert); the reason is kept in last_error."""
+        self._move(delivery_id, worker, SKIPPED, error=reason)
+
+    def mark_failed(self, delivery_id: int, worker: str, error: str) -> None:
+        """Given up on (a permanent error, or too many attempts); `requeue` brings it back."""
+        self._move(delivery_id, worker, FAILED, error=error)
+
+    def retry_later(self, delivery_id: int, worker: str, error: str, delay: float) -> None:
+        """Keep the state, release the claim, and let no worker take it again for `delay` seconds."""
+        now = self._clock()
+        with self._transaction() as connection:
+            changed = connection.execute(
+                "UPDATE deliveries SET claimed_by = NULL, lease_until = NULL, not_before = ?, last_error = ?,"
+                " updated_at = ? WHERE id = ? AND claimed_by = ?",
+                (now + delay, error, now, delivery_id, worker),
+            ).rowcount
+            if not changed:
+                raise self._why_not(connection, delivery_id, worker, "retry later")
+
+    def requeue(self, delivery_id: int) -> None:
+        """An operator's second chance for a failed delivery: back to queued, attempts kept."""
+        now = self._clock()
+        with self._transaction() as connection:
+            changed = connection.execute(
+                "UPDATE deliveries SET state = ?, not_before = ?, finished_at = NULL, updated_at = ?"
+                " WHERE id = ? AND state = ?",
+                (QUEUED, now, now, delivery_id, FAILED),
+            ).rowcount
+            if not changed:
+                raise ValueError(f"delivery {delivery_id} is not failed; only failed deliveries are requeued")
+
+    def _move(
+        self,
+        delivery_id: int,
+        worker: str,
+        state: str,
+        *,
+        ticket_id: int | None = None,
+        note_id: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        now = self._clock()
+        finished = state not in ACTIVE_STATES
+        sources = _FROM[state]
+        with self._transaction() as connection:
+            changed = connection.execute(
+                f"UPDATE deliveries SET state = ?, ticket_id = coalesce(?, ticket_id), note_id = coalesce(?, note_id),"
+                f" last_error = coalesce(?, last_error), updated_at = ?,"
+                f" claimed_by = CASE WHEN ? THEN NULL ELSE claimed_by END,"
+                f" lease_until = CASE WHEN ? THEN NULL ELSE ? END,"
+                f" finished_at = CASE WHEN ? THEN ? ELSE NULL END"
+                f" WHERE id = ? AND claimed_by = ? AND state IN ({', '.join('?' for _ in sources)})",
+                (
+                    state,
+                    ticket_id,
+                    note_id,
+                    error,
+                    now,
+                    finished,
+                    finished,
+                    now + self.lease_seconds,
+                    finished,
+                    now,
+                    delivery_id,
+                    worker,
+                    *sources,
+                ),
+            ).rowcount
+            if not changed:
+                raise self._why_not(connection, delivery_id, worker, state)
+
+    def _why_not(self, connection: sqlite3.Connection, delivery_id: int, worker: str, target: str) -> Exception:
+        row = connection.execute("SELECT state, claimed_by FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        if row is None:
+            return KeyError(f"no delivery {delivery_id}")
+        if row["state"] not in ACTIVE_STATES:
+            return ValueError(f"delivery {delivery_id} is already {row['state']}; it cannot go to {target}")
+        if row["claimed_by"] != worker:
+            return ClaimLost(f"delivery {delivery_id} is claimed by {row['claimed_by'] or 'nobody'}, not {worker}")
+        return ValueError(f"delivery {delivery_id} cannot go from {row['state']} to {target}")
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, delivery_id: int) -> Delivery | None:
+        row = self._connection().execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return None if row is None else Delivery.from_row(row)
+
+    def find(self, alert_key: str) -> list[Delivery]:
+        """Every event of one alert, oldest first."""
+        rows = self._connection().execute("SELECT * FROM deliveries WHERE alert_key = ? ORDER BY id", (alert_key,))
+        return [Delivery.from_row(row) for row in rows]
+
+    def stats(self, samples: int = LAG_SAMPLES) -> OutboxStats:
+        """Rows per state and the lag, from intake to done, of the last `samples` deliveries."""
+        connection = self._connection()
+        counts = dict(connection.execute("SELECT state, count(*) FROM deliveries GROUP BY state").fetchall())
+        return OutboxStats({state: counts.get(state, 0) for state in STATES}, _percentiles(self.lag_samples(samples)))
+
+    def lag_samples(self, limit: int = LAG_SAMPLES) -> list[float]:
+        """Seconds from intake to done of the last `limit` deliveries, newest first."""
+        rows = self._connection().execute(
+            "SELECT finished_at - enqueued_at FROM deliveries WHERE state = ? ORDER BY finished_at DESC LIMIT ?",
+            (DONE, limit),
+        )
+        return [row[0] for row in rows]
+
+    def purge(self, finished_before: float) -> int:
+        """Forget finished deliveries older than a moment (unix seconds); a re-delivery after that is new again."""
+        with self._transaction() as connection:
+            return connection.execute(
+                f"DELETE FROM deliveries WHERE finished_at < ? AND state NOT IN ({_ACTIVE})", (finished_before,)
+            ).rowcount
+
+
+def _percentiles(samples: list[float]) -> dict[str, float | None]:
+    ordered = sorted(samples)
+
+    def rank(fraction: float) -> float | None:
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else None
+
+    return {"p50": rank(0.50), "p90": rank(0.90), "p99": rank(0.99), "max": ordered[-1] if ordered else None}
