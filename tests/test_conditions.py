@@ -419,7 +419,14 @@ def test_strings_compare_case_insensitively(condition: str) -> None:
         ("a%", "a\nb", True),
         ("a.c", "abc", False),
         ("a.c", "A.C", True),
-        ("(x)+[y]", "(X)+[Y]", True),
+        ("(x)+[y]", "(X)+Y", True),
+        ("(x)+[[]y]", "(X)+[Y]", True),
+        ("100[%]", "100%", True),
+        ("100[%]", "1000", False),
+        ("a[_]b", "a_b", True),
+        ("a[_]b", "axb", False),
+        ("[a-c]x", "Bx", True),
+        ("[^a]x", "ax", False),
         ("100%", "100 percent", True),
         ("", "", True),
         ("", "x", False),
@@ -591,7 +598,28 @@ PLUS_TWO = timezone(timedelta(hours=2))
 few_chars = st.text(alphabet=st.sampled_from("aAbß%_"), max_size=4)
 odd_chars = st.text(alphabet=st.sampled_from("aAbBß%_'\"\\ éÉſ\n"), max_size=5)
 short_text = st.one_of(few_chars, few_chars, odd_chars, st.text(max_size=4))
-likely_patterns = st.sampled_from(["%", "%", "a%", "%b", "%a%", "_%", "%_%", "%ss%", "_", "", "'", '%"%'])
+likely_patterns = st.sampled_from(
+    [
+        "%",
+        "%",
+        "a%",
+        "%b",
+        "%a%",
+        "_%",
+        "%_%",
+        "%ss%",
+        "_",
+        "",
+        "'",
+        '%"%',
+        "[%]%",
+        "a[_]b",
+        "[[]x",
+        "[a-c]%",
+        "[^a]_",
+        "[x",
+    ]
+)
 pattern_text = st.one_of(short_text, likely_patterns, likely_patterns)
 record_text = st.text(alphabet=st.sampled_from("aAbBßs%_'\" éÉ\n"), max_size=4)
 
@@ -707,9 +735,27 @@ def reference_like(text: str, pattern: str) -> bool:
             return match(i, j + 1) or (i < len(text) and match(i + 1, j))
         if i == len(text):
             return False
+        closing = pattern.find("]", j + 2) if pattern[j] == "[" else -1
+        if closing != -1:
+            return in_set(text[i], pattern[j + 1 : closing]) and match(i + 1, closing + 1)
         return (pattern[j] == "_" or pattern[j] == text[i]) and match(i + 1, j + 1)
 
     return match(0, 0)
+
+
+def in_set(char: str, content: str) -> bool:
+    """SQL Server's [abc] / [a-c] / [^a]: the reference reading, written independently."""
+    negated = content.startswith("^") and len(content) > 1
+    body = content[1:] if negated else content
+    found, k = False, 0
+    while k < len(body):
+        if k + 2 < len(body) and body[k + 1] == "-":
+            found |= body[k] <= char <= body[k + 2]
+            k += 3
+        else:
+            found |= body[k] == char
+            k += 1
+    return found != negated
 
 
 REFERENCE_ORDER = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt}

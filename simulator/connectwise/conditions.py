@@ -744,10 +744,31 @@ _KINDS: dict[str, _Kind] = {
 
 def _like_pattern(pattern: str, flags: int) -> re.Pattern[str]:
     pattern = re.sub("%+", "%", pattern)  # "%%%" means "%", and costs the regex far less backtracking
-    parts = [".*" if char == "%" else "." if char == "_" else re.escape(char) for char in pattern]
+    parts: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        closing = pattern.find("]", index + 2) if char == "[" else -1
+        if closing != -1:
+            # SQL Server's [abc], [a-f], [^a]; [%], [_] and [[] are how clients escape wildcards.
+            parts.append(_like_class(pattern[index + 1 : closing]))
+            index = closing + 1
+            continue
+        parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+        index += 1
     return re.compile("".join(parts), flags)
 
 
+def _like_class(content: str) -> str:
+    negated = content.startswith("^") and len(content) > 1
+    body = content[1:] if negated else content
+    pieces = []
+    for position, char in enumerate(body):
+        is_range = char == "-" and 0 < position < len(body) - 1
+        pieces.append("-" if is_range else re.escape(char))
+    return "[" + ("^" if negated else "") + "".join(pieces) + "]"
+
+
 def like_to_regex(pattern: str) -> re.Pattern[str]:
-    """SQL LIKE as a regex for fullmatch(): % any run, _ one character, case-insensitive (match casefolded text)."""
+    """SQL LIKE as a regex for fullmatch(): % any run, _ one character, [set] one of a set; case-insensitive."""
     return _like_pattern(pattern.casefold(), re.IGNORECASE | re.DOTALL)
