@@ -1,0 +1,228 @@
+"""The integration's settings: a YAML/JSON file, overridden by `CWSIM_<SECTION>_<NAME>` variables.
+
+Secrets (keys, passwords) are `Secret` values: they print as `***` in logs, reprs and errors,
+and only `reveal()` gives the real text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+ROUTES = ("ticket", "email", "both", "none")
+ENV_PREFIX = "CWSIM_"
+
+
+class Secret(str):
+    """A string that never shows itself by accident."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+@dataclass
+class ConnectWiseSettings:
+    site: str = "http://127.0.0.1:8642"  # scheme and host; the codebase is looked up
+    api_url: str = ""  # set to skip the codebase lookup (e.g. http://host/v4_6_release/apis/3.0)
+    company_id: str = "cwsim"
+    client_id: str = "cwsim-integration"
+    integrator_username: str = "dattoCW"
+    integrator_password: Secret = Secret("")
+    public_key: str = ""  # API member keys: optional; the doctor uses them to read setup tables
+    private_key: Secret = Secret("")
+    timeout_seconds: float = 30.0
+
+
+@dataclass
+class DattoSettings:
+    url: str = "http://127.0.0.1:8642/v1"
+    public_key: str = "datto-public"
+    secret_key: Secret = Secret("datto-secret")
+    requests_per_minute: int = 120
+    per_page: int = 100
+
+
+@dataclass
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8025
+    sender: str = "noreply@datto.example"
+    username: str = ""
+    password: Secret = Secret("")
+    starttls: bool = False
+    timeout_seconds: float = 30.0
+
+
+@dataclass
+class AlertSettings:
+    board: str = "Datto Alerts"
+    status: str = "New"
+    device_type: str = ""  # optional ticket type for device alerts
+    agent_type: str = ""  # optional ticket type for agent alerts
+    subtype: str = ""
+    device_route: str = "both"  # ticket | email | both | none
+    agent_route: str = "both"
+    close_on_clear: bool = False
+    closed_status: str = "Closed"
+    email_holdback_minutes: int = 60  # per device and alert type, in alert time (dateTriggered)
+    workers: int = 4
+    poll_interval_seconds: float = 0.0  # > 0: also poll the portal's alert lists
+
+
+@dataclass
+class OnboardingSettings:
+    configuration_type: str = "Datto Appliance"
+    mapping_file: str = ""  # YAML: serial or client name -> company, contact, agreement, product, board...
+    default_contact: str = ""
+    default_agreement: str = ""
+    default_product: str = ""
+
+
+@dataclass
+class BillingSettings:
+    overage_agreement_type: str = "Datto Offsite Overage"
+    siris_product: str = "DATTO-SIRIS-OVG-TB"
+    alto_product: str = "DATTO-ALTO-OVG-500GB"
+    binary_units: bool = False  # decimal (1 TB = 10^12 bytes) unless set
+    bill_at_month_end: bool = True  # while `run` is running, by the wall clock
+
+
+@dataclass
+class IntakeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8650
+
+
+@dataclass
+class Settings:
+    connectwise: ConnectWiseSettings = field(default_factory=ConnectWiseSettings)
+    datto: DattoSettings = field(default_factory=DattoSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    onboarding: OnboardingSettings = field(default_factory=OnboardingSettings)
+    billing: BillingSettings = field(default_factory=BillingSettings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
+    state_dir: str = "cwsim-integration-state"  # the outbox and onboarding records live here
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message says which and why."""
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if kind is Secret:
+            return Secret(value.reveal() if isinstance(value, Secret) else str(value))
+        if isinstance(value, dict | list):
+            raise ValueError(value)
+        return str(value)
+    except ValueError as error:
+        expected = {bool: "true or false", int: "a whole number", float: "a number"}.get(kind, "text")
+        raise SettingsError(f"{where}: expected {expected}, got {value!r}") from error
+
+
+def _apply(target: Any, values: Mapping[str, Any], where: str) -> None:
+    hints = get_type_hints(type(target))
+    known = {f.name for f in fields(target)}
+    for name, value in values.items():
+        if name not in known:
+            raise SettingsError(f"{where}{name}: unknown setting (known: {', '.join(sorted(known))})")
+        current = getattr(target, name)
+        if is_dataclass(current):
+            if not isinstance(value, Mapping):
+                raise SettingsError(f"{where}{name}: expected a mapping of settings")
+            _apply(current, value, f"{where}{name}.")
+        else:
+            setattr(target, name, _coerce(value, hints[name], f"{where}{name}"))
+
+
+def _from_environment(settings: Settings, environ: Mapping[str, str]) -> None:
+    for section in fields(settings):
+        group = getattr(settings, section.name)
+        if not is_dataclass(group):
+            variable = f"{ENV_PREFIX}{section.name.upper()}"
+            if variable in environ:
+                _apply(settings, {section.name: environ[variable]}, "")
+            continue
+        for item in fields(group):
+            variable = f"{ENV_PREFIX}{section.name.upper()}_{item.name.upper()}"
+            if variable in environ:
+                _apply(group, {item.name: environ[variable]}, f"{variable} -> {section.name}.")
+
+
+def _validate(settings: Settings) -> None:
+    for route in (settings.alerts.device_route, settings.alerts.agent_route):
+        if route not in ROUTES:
+            raise SettingsError(f"alerts: a route must be one of {', '.join(ROUTES)}, not {route!r}")
+    if settings.alerts.workers < 1:
+        raise SettingsError("alerts.workers must be at least 1")
+    for name, port in (("intake.port", settings.intake.port), ("smtp.port", settings.smtp.port)):
+        if not 0 <= port <= 65535:
+            raise SettingsError(f"{name} must be between 0 and 65535, not {port}")
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the file (YAML or JSON), then `CWSIM_...` variables; checked."""
+    settings = Settings()
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as error:
+            raise SettingsError(f"{path}: cannot read the settings file: {error.strerror or error}") from error
+        try:
+            document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as error:
+            raise SettingsError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}") from error
+        if document is not None:
+            if not isinstance(document, Mapping):
+                raise SettingsError(f"{path}: expected a mapping of settings sections")
+            _apply(settings, document, f"{path}: ")
+    _from_environment(settings, os.environ if environ is None else environ)
+    _validate(settings)
+    return settings
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The settings as a plain dict with every secret masked (for logs and `--show-settings`)."""
+
+    def plain(value: Any) -> Any:
+        if is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+        if isinstance(value, Secret):
+            return "***" if value.reveal() else ""
+        return value
+
+    return plain(settings)
