@@ -35,6 +35,10 @@ class Secret(str):
         return str.__str__(self)
 
 
+NO_SECRET = Secret("")
+DEFAULT_DATTO_SECRET = Secret("datto-secret")  # immutable, so sharing one default is safe
+
+
 @dataclass
 class ConnectWiseSettings:
     site: str = "http://127.0.0.1:8642"  # scheme and host; the codebase is looked up
@@ -42,9 +46,9 @@ class ConnectWiseSettings:
     company_id: str = "cwsim"
     client_id: str = "cwsim-integration"
     integrator_username: str = "dattoCW"
-    integrator_password: Secret = Secret("")
+    integrator_password: Secret = NO_SECRET
     public_key: str = ""  # API member keys: optional; the doctor uses them to read setup tables
-    private_key: Secret = Secret("")
+    private_key: Secret = NO_SECRET
     timeout_seconds: float = 30.0
 
 
@@ -52,7 +56,7 @@ class ConnectWiseSettings:
 class DattoSettings:
     url: str = "http://127.0.0.1:8642/v1"
     public_key: str = "datto-public"
-    secret_key: Secret = Secret("datto-secret")
+    secret_key: Secret = DEFAULT_DATTO_SECRET
     requests_per_minute: int = 120
     per_page: int = 100
 
@@ -63,7 +67,7 @@ class SmtpSettings:
     port: int = 8025
     sender: str = "noreply@datto.example"
     username: str = ""
-    password: Secret = Secret("")
+    password: Secret = NO_SECRET
     starttls: bool = False
     timeout_seconds: float = 30.0
 
