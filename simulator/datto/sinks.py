@@ -238,7 +238,7 @@ class HttpSink(_Counted):
         self.closing.set()
         with self.changed:
             self.changed.notify_all()
-        self.sender.join(timeout)
+        self.sender.join(self.timeout + 1)  # a batch in flight ends within its request timeout, then counts
         with self.changed:
             if self.queue:
                 self.dropped += len(self.queue)
