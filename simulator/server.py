@@ -1,4 +1,4 @@
-"""One WSGI app on one port (ConnectWise API, admin API), served by waitress with threads."""
+"""One WSGI app on one port (ConnectWise API, Datto portal API, admin API), served by waitress with threads."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from .connectwise.errors import CwError
 from .connectwise.resources import ConnectWiseApi, connectwise_blueprint, error_response, json_response
 from .connectwise.routing import Router
 from .connectwise.tenant import INTEGRATOR_PASSWORD, INTEGRATOR_USERNAME, PRIVATE_KEY, PUBLIC_KEY
+from .datto.portal import portal_blueprint
 from .world import World, WorldOptions
 
 log = logging.getLogger("cwsim.server")
@@ -40,6 +41,7 @@ def create_app(world: World) -> Flask:
     app.extensions["cwsim.world"] = world
     api = ConnectWiseApi(lambda: world.backend, Router(world.backend.collections.values(), endpoint_index()))
     app.register_blueprint(connectwise_blueprint(api))
+    app.register_blueprint(portal_blueprint(lambda: world.fleet, world.portal))
     app.register_blueprint(admin_blueprint(world))
     _add_journal(app, world)
 
@@ -148,12 +150,20 @@ class RunningServer:
             "privateKey": PRIVATE_KEY,
             "clientId": CLIENT_ID,
             "integrator": {"username": INTEGRATOR_USERNAME, "password": INTEGRATOR_PASSWORD},
+            "portal": {
+                "url": f"{self.url}/v1/bcdr",
+                "publicKey": self.world.portal.settings.public_key,
+                "secretKey": self.world.portal.settings.secret_key,
+            },
+            "clock": {"mode": str(self.world.clock.mode), "rate": self.world.clock.rate},
+            "fleet": {"devices": len(self.world.fleet.fleet.devices), "seed": self.world.fleet.fleet.spec.seed},
             "pid": os.getpid(),
         }
 
     def run(self) -> None:
         """Serve in this thread until SIGINT/SIGTERM (raised as KeyboardInterrupt/SystemExit)."""
         threading.Thread(target=self._announce_when_answering, name="cwsim-ready", daemon=True).start()
+        self.world.start()
         self.server.run()
 
     def start(self, timeout: float = 30.0) -> RunningServer:
@@ -174,6 +184,7 @@ class RunningServer:
         self.server.task_dispatcher.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.world.close()
 
     def _announce_when_answering(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -206,7 +217,7 @@ def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
 
 def describe(facts: dict[str, Any]) -> str:
     """The block `cwsim serve` prints on start: the same facts as the ready file."""
-    integrator = facts["integrator"]
+    integrator, portal, fleet = facts["integrator"], facts["portal"], facts["fleet"]
     lines = [
         "cwsim is serving a fake ConnectWise Manage",
         f"  URL            {facts['url']}",
@@ -216,5 +227,7 @@ def describe(facts: dict[str, Any]) -> str:
         f"  clientId       any non-empty value, e.g. {facts['clientId']}",
         f"  integrator     {integrator['username']} / {integrator['password']}  (header x-cw-usertype: integrator)",
         f"  admin API      {facts['url']}/_sim/health",
+        f"  Datto portal   {portal['url']}  keys {portal['publicKey']} / {portal['secretKey']}",
+        f"  fleet          {fleet['devices']} appliances, seed {fleet['seed']}; clock {facts['clock']['mode']}",
     ]
     return "\n".join(lines)
