@@ -13,6 +13,8 @@ import gc
 import heapq
 import multiprocessing
 import os
+import pickle
+import threading
 import traceback
 from collections import Counter
 from collections.abc import Iterator
@@ -292,11 +294,14 @@ def run_fleet(
     workers: int | None = None,
     keep_truth: bool = False,
 ) -> dict[str, Any]:
-    """Simulate `days` days of `fleet` into `sink`; returns event counts (and the truth, if kept)."""
+    """Simulate `days` days of `fleet` into `sink`; returns event counts (and the truth, if kept).
+
+    `fleet` itself is left as it was: workers change their forked copies, an in-process run a copy.
+    """
     parts = shard_fleet(fleet, shards)
     workers = min(len(parts), workers or os.cpu_count() or 1)
     with gc_paused():
-        if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        if workers <= 1:
             return _run_in_process(parts, days, sink, keep_truth)
         return _run_in_workers(parts, days, sink, keep_truth)
 
@@ -314,6 +319,7 @@ def _merge_day(shard_days: list[list[tuple[int, bytes, int]]], sink: JsonLinesSi
 
 
 def _run_in_process(parts: list[Fleet], days: int, sink: JsonLinesSink, keep_truth: bool) -> dict[str, Any]:
+    parts = pickle.loads(pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL))  # an engine changes its fleet
     engines = [Engine(part, keep_truth=keep_truth) for part in parts]
     streams = [_serialized_days(engine, days) for engine in engines]
     for _ in range(days):
@@ -322,7 +328,9 @@ def _run_in_process(parts: list[Fleet], days: int, sink: JsonLinesSink, keep_tru
 
 
 def _run_in_workers(parts: list[Fleet], days: int, sink: JsonLinesSink, keep_truth: bool) -> dict[str, Any]:
-    context = multiprocessing.get_context("fork")
+    # fork shares the fleet with the workers for free; only a process with no other threads may fork safely
+    alone = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if alone else "spawn")
     connections, processes = [], []
     for part in parts:
         receiver, sender = context.Pipe(duplex=False)
