@@ -309,6 +309,7 @@ def run_serve(args: argparse.Namespace) -> int:
         pass
     finally:
         server.server.task_dispatcher.shutdown()
+        server.world.close()  # stops the fleet and lets its sink deliver (or count) what it holds
     print("cwsim serve: stopped", flush=True)
     return 0
 

@@ -190,14 +190,3 @@ def parse_duration(text: str) -> timedelta:
         float(part.replace(",", ".")) * unit for part, unit in zip(match.groups(), _SECONDS_PER, strict=True) if part
     )
     return timedelta(seconds=seconds)
-
-
-def format_duration(delta: timedelta) -> str:
-    """The inverse of `parse_duration` for whole seconds: `P1DT2H`, `PT30M`, `PT0S`."""
-    total = int(delta.total_seconds())
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    time_part = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
-    text = "P" + (f"{days}D" if days else "") + (f"T{time_part}" if time_part else "")
-    return text if text != "P" else "PT0S"

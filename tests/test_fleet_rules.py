@@ -121,7 +121,7 @@ def test_the_24_hour_no_backup_alert_fires_and_clears_itself() -> None:
     run.advance(DAY + 15 * HOUR)  # Tuesday 15:00 UTC, during office hours
     before = last_backup(agent, run.now)
     stall_start = run.now
-    run.inject("backup_stall", device, agent, duration=None, duration_seconds=30 * HOUR)
+    run.inject("backup_stall", device, agent, duration_seconds=30 * HOUR)
     run.advance(3 * DAY)
     raised, cleared = run.alerts("no_backup_24h")
     assert (raised["event"], cleared["event"]) == ("raise", "clear")

@@ -44,20 +44,6 @@ SYNC_AGENT, SYNC_UPLINK = 1, 2
 CLEARED_BY_BACKUP = tuple(kind for kind, alert_type in ALERT_TYPES.items() if alert_type.cleared_by_backup)
 HISTORY = 10  # recent backup problems kept per asset, for the portal's `backups[]`
 
-INCIDENT_KINDS = (
-    "backup_failure",
-    "local_verification_error",
-    "screenshot_failure",
-    "backup_stall",
-    "offsite_behind",
-    "ransomware",
-    "encrypted_agent_locked",
-    "device_offline",
-    "site_power_loss",
-    "slow_uplink",
-    "local_storage",
-)
-
 
 def _log_miss(p: float) -> float | None:
     """log(1 - p) for geometric draws: None when `p` is 0 (never), -inf when it is 1 (every time)."""

@@ -132,10 +132,6 @@ class Device:
     def __repr__(self) -> str:
         return f"Device({self.serial} {self.name} {self.model})"
 
-    @property
-    def online(self) -> bool:
-        return self.outage is None
-
     def agents(self) -> list[Asset]:
         return [asset for asset in self.assets if asset.kind == "agent"]
 

@@ -19,7 +19,7 @@ from .alerts import iso
 from .catalog import EMAIL_LISTS, Plan, PlanKind
 from .engine import Engine, last_backup, latest_offsite
 from .fleet import Asset, Device, Fleet, generate_fleet
-from .settings import FleetSpec
+from .settings import FleetRates, FleetSpec
 from .sinks import DiscardSink, Sink
 
 SLICE_SECONDS = 3600  # simulated time per slice
@@ -322,15 +322,20 @@ ASSET_INCIDENTS = {
     "encrypted_agent_locked",
 }
 DEVICE_INCIDENTS = {"device_offline", "site_power_loss", "slow_uplink"}
-DEFAULT_DURATIONS = {
-    "backup_stall": 36 * 3600,
-    "offsite_behind": 4 * 86400,
-    "ransomware": 86400,
-    "encrypted_agent_locked": 6 * 3600,
-    "device_offline": 2 * 3600,
-    "site_power_loss": 4 * 3600,
-    "slow_uplink": 4 * 86400,
-}
+
+
+def default_duration(kind: str, rates: FleetRates) -> int:
+    """How long an injected incident lasts when the request does not say: the median its rates give it."""
+    hours = {
+        "backup_stall": rates.backup_stall_median_hours,
+        "offsite_behind": 12 * (rates.offsite_behind_min_days + rates.offsite_behind_max_days),
+        "ransomware": rates.ransomware_resolution_median_hours,
+        "encrypted_agent_locked": rates.unlock_median_hours,
+        "device_offline": rates.device_outage_median_hours,
+        "site_power_loss": rates.power_loss_median_hours,
+        "slow_uplink": 12 * (rates.slow_uplink_min_days + rates.slow_uplink_max_days),
+    }.get(kind, 1.0)
+    return max(60, int(hours * 3600))
 
 
 def start_incident(
@@ -345,7 +350,7 @@ def start_incident(
     """Start one incident of `kind` on a device or asset at `moment` (see `FleetSimulation.inject`)."""
     if kind not in ASSET_INCIDENTS | DEVICE_INCIDENTS:
         raise ValueError(f"unknown incident kind {kind!r}")
-    duration = duration if duration is not None else DEFAULT_DURATIONS.get(kind, 3600)
+    duration = duration if duration is not None else default_duration(kind, engine.rates)
     if kind == "device_offline":
         if device.outage is not None:
             raise ValueError(f"device {device.serial} is already offline")
