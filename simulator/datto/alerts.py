@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .catalog import AlertType
+from .catalog import ALERT_TYPES, AlertType
 
 if TYPE_CHECKING:
     from .fleet import Asset, Device
@@ -60,9 +60,9 @@ def asset_card(asset: Asset) -> dict[str, Any]:
     return card
 
 
-@lru_cache(maxsize=64)
-def type_card(alert_type: AlertType) -> dict[str, Any]:
-    return {
+# The fields every payload of an alert type carries.
+TYPE_CARDS: dict[str, dict[str, Any]] = {
+    alert_type.kind: {
         "alertType": alert_type.kind,
         "code": alert_type.code,
         "label": alert_type.label,
@@ -70,6 +70,8 @@ def type_card(alert_type: AlertType) -> dict[str, Any]:
         "severity": alert_type.severity,
         "emailList": alert_type.email_list,
     }
+    for alert_type in ALERT_TYPES.values()
+}
 
 
 class Alert:
@@ -98,7 +100,12 @@ class Alert:
         self.incident = incident
         self.cleared_at: int | None = None
         # What no event changes, built once: each event copies it and fills in the rest.
-        base = {**_HEAD, **(asset_card(asset) if asset else device_card(device)), **type_card(alert_type), **_TAIL}
+        base = {
+            **_HEAD,
+            **(asset_card(asset) if asset else device_card(device)),
+            **TYPE_CARDS[alert_type.kind],
+            **_TAIL,
+        }
         base["alertKey"] = self.key
         base["dateTriggered"] = iso(moment)
         self.base: dict[str, Any] | None = base

@@ -393,7 +393,7 @@ class Engine:
         """The protected system stops answering: `attempts` failed backups in a row, then a good one."""
         device = asset.device
         incident = incident or self.truth.incident("backup_failure", "asset", moment, [device.serial], asset.volume)
-        incident.detail["attempts"] = attempts
+        incident.note(attempts=attempts)
         asset.failure = incident
         asset.failures_left = attempts - 1
         self._block(asset, FAILING, moment, at_slot=True)
@@ -471,7 +471,7 @@ class Engine:
         device = asset.device
         incident = self.truth.incident("screenshot_failure", "asset", moment, [device.serial], asset.volume)
         if failures is not None:
-            incident.detail["failures"] = failures
+            incident.note(failures=failures)
         asset.shot_failure = incident
         asset.shot_last_ok = last_daily(moment - 1, device.origin, asset.screenshot_second or 0)
         self._history(asset, moment, "screenshot_failed", "Screenshot verification failed: boot timed out")
@@ -489,7 +489,7 @@ class Engine:
             self._end_screenshot_failure(asset, incident, moment)
             return
         if device.outage is None:
-            forced = incident.detail.get("failures")
+            forced = incident.detail.get("failures") if incident.detail else None
             if forced is None:
                 forced = incident.count + 1 if device.rng.random() < self._screenshot_p(asset) else 0
             if incident.count >= forced:
@@ -557,7 +557,7 @@ class Engine:
         """Backups silently stop (no error) for `duration` seconds: the 24-hour check's case."""
         device = asset.device
         incident = self.truth.incident("backup_stall", "asset", moment, [device.serial], asset.volume)
-        incident.detail["durationSeconds"] = duration
+        incident.note(durationSeconds=duration)
         asset.stall = incident
         self._block(asset, STALLED, moment)
         end = asset.schedule.nth_slot(moment + duration, device.origin)
@@ -622,7 +622,7 @@ class Engine:
         """A snapshot looks encrypted by ransomware; a technician resolves it after `duration` seconds."""
         device = asset.device
         incident = self.truth.incident("ransomware", "asset", moment, [device.serial], asset.volume)
-        incident.detail["truePositive"] = true_positive
+        incident.note(truePositive=true_positive)
         incident.end = moment + duration
         asset.ransomware = incident
         self.observe("ransomware_suspected", device, asset, moment, incident)
@@ -681,7 +681,8 @@ class Engine:
         if incident is None:
             incident = self.truth.incident("device_offline", "device", moment, [device.serial])
             incident.end = moment + duration
-        incident.detail.setdefault("reboot", reboot)
+        if not incident.detail or "reboot" not in incident.detail:
+            incident.note(reboot=reboot)
         device.outage = incident
         for asset in device.assets:
             self._block(asset, DOWN, moment)
@@ -737,7 +738,7 @@ class Engine:
         devices = self.fleet.sites.get(site, [])
         serials = [device.serial for device in devices]
         incident = self.truth.incident("site_power_loss", "site", moment, serials, owner=f"SITE{site:05d}")
-        incident.detail.update(site=site, durationSeconds=duration)
+        incident.note(site=site, durationSeconds=duration)
         incident.end = moment + duration
         rng = self.site_rngs[site]
         for device in devices:
@@ -751,7 +752,7 @@ class Engine:
         devices = self.fleet.sites.get(site, [])
         serials = [device.serial for device in devices]
         incident = self.truth.incident("slow_uplink", "site", moment, serials, owner=f"SITE{site:05d}")
-        incident.detail.update(site=site, durationSeconds=duration)
+        incident.note(site=site, durationSeconds=duration)
         incident.end = moment + duration
         for device in devices:
             if device.plan.kind is not PlanKind.LOCAL_ONLY:

@@ -39,7 +39,7 @@ class Incident:
         self.end: int | None = None
         self.serials = serials
         self.volume = volume
-        self.detail: dict[str, Any] = {}
+        self.detail: dict[str, Any] | None = None  # what else the truth should tell (see `note`)
         self.alerts = 0  # alerts raised for it
         self.count = 1  # how often it has shown itself so far (failed screenshots, ...)
         self.cause: Incident | None = None  # the incident that led to this one (a reboot locking an agent)
@@ -56,6 +56,11 @@ class Incident:
             incident = incident.cause
         return incident
 
+    def note(self, **facts: Any) -> None:
+        if self.detail is None:
+            self.detail = {}
+        self.detail.update(facts)
+
     def suppress(self, reason: str) -> None:
         if self.suppressed is None:
             self.suppressed = {}
@@ -71,7 +76,7 @@ class Incident:
             "start": iso(self.start),
             "end": None if self.end is None else iso(self.end),
             "causeId": None if self.cause is None else self.cause.incident_id,
-            "detail": self.detail,
+            "detail": self.detail or {},
             "alertsRaised": self.alerts,
             "alertsSuppressed": dict(sorted((self.suppressed or {}).items())),
         }
