@@ -1,6 +1,6 @@
 """The event-driven simulation of a fleet: incidents drawn ahead in time, alerts raised as appliances raise them.
 
-Nothing ticks per hour. Each asset has three streams of future trouble on one heap: the next
+Nothing ticks per hour. Each asset has three streams of future trouble on one event queue: the next
 backup slot that goes wrong (a geometric draw over its schedule's slots), the next failed
 screenshot (a geometric draw over days) and the next rare incident (an exponential draw:
 backups stalling, offsite sync stalling, a ransomware flag). Each device and site has its own

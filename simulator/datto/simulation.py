@@ -126,7 +126,7 @@ class FleetSimulation:
             while True:
                 with self.lock:
                     engine = self.engine
-                    step_end = min(target, max(engine.now, min(target, engine.now + self.slice_seconds)))
+                    step_end = max(engine.now, min(target, engine.now + self.slice_seconds))
                     if on_slice is not None and step_end > engine.now:
                         on_slice(step_end)
                     done = engine.run_until(step_end, self.slice_events)
