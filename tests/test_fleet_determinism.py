@@ -47,15 +47,19 @@ def test_the_event_log_is_byte_identical_across_processes_with_different_hash_se
     assert results[0] == results[1]
 
 
+def run_into(path: Path, fleet, days: int, shards: int = 1, workers: int = 1) -> dict:
+    sink = JsonLinesSink(path)
+    report = run_fleet(fleet, days, sink, shards=shards, workers=workers)
+    sink.close()
+    return report
+
+
 def test_shards_run_in_processes_or_in_one_give_the_same_bytes(tmp_path: Path) -> None:
     fleet = generate_fleet(FleetSpec(seed=5, siris=30, alto=10), CLIENTS, START)
     outputs = []
     for workers in (1, 2):
-        path = tmp_path / f"events-{workers}.jsonl"
-        sink = JsonLinesSink(path)
-        report = run_fleet(fleet, 7, sink, shards=2, workers=workers)
-        sink.close()
-        outputs.append((digest(path), report["events"]))
+        report = run_into(tmp_path / f"events-{workers}.jsonl", fleet, 7, shards=2, workers=workers)
+        outputs.append((digest(tmp_path / f"events-{workers}.jsonl"), report["events"]))
     assert outputs[0] == outputs[1]
 
 
@@ -63,11 +67,8 @@ def test_a_device_behaves_the_same_whatever_shard_it_is_in(tmp_path: Path) -> No
     fleet = generate_fleet(FleetSpec(seed=5, siris=30, alto=10), CLIENTS, START)
     lines = []
     for shards in (1, 3):
-        path = tmp_path / f"events-{shards}.jsonl"
-        sink = JsonLinesSink(path)
-        run_fleet(fleet, 7, sink, shards=shards, workers=1)
-        sink.close()
-        lines.append(sorted(path.read_bytes().splitlines()))
+        run_into(tmp_path / f"events-{shards}.jsonl", fleet, 7, shards=shards)
+        lines.append(sorted((tmp_path / f"events-{shards}.jsonl").read_bytes().splitlines()))
     assert lines[0] == lines[1]
 
 
@@ -78,11 +79,8 @@ def test_a_fleet_file_runs_as_the_fleet_it_was_saved_from(tmp_path: Path) -> Non
     save_fleet(fleet, tmp_path / "fleet.json")
     digests = []
     for source in (fleet, load_fleet(tmp_path / "fleet.json")):
-        path = tmp_path / "events.jsonl"
-        sink = JsonLinesSink(path)
-        run_fleet(source, 5, sink, shards=1, workers=1)
-        sink.close()
-        digests.append(digest(path))
+        run_into(tmp_path / "events.jsonl", source, 5)
+        digests.append(digest(tmp_path / "events.jsonl"))
     assert digests[0] == digests[1]
 
 

@@ -733,15 +733,19 @@ class Engine:
             self.start_slow_uplink(site, moment, on_the_minute(int(days * DAY)))
         self._next_site_incident(site, moment)
 
-    def start_power_loss(self, site: int, moment: int, duration: int) -> Incident:
-        """The site loses power: every device there goes dark and reboots, each back within minutes of the others."""
+    def _site_incident_begins(self, kind: str, site: int, moment: int, duration: int) -> Incident:
         devices = self.fleet.sites.get(site, [])
         serials = [device.serial for device in devices]
-        incident = self.truth.incident("site_power_loss", "site", moment, serials, owner=f"SITE{site:05d}")
+        incident = self.truth.incident(kind, "site", moment, serials, owner=f"SITE{site:05d}")
         incident.note(site=site, durationSeconds=duration)
         incident.end = moment + duration
+        return incident
+
+    def start_power_loss(self, site: int, moment: int, duration: int) -> Incident:
+        """The site loses power: every device there goes dark and reboots, each back within minutes of the others."""
+        incident = self._site_incident_begins("site_power_loss", site, moment, duration)
         rng = self.site_rngs[site]
-        for device in devices:
+        for device in self.fleet.sites.get(site, []):
             back = duration + rng.randrange(10) * 60
             if device.outage is None:
                 self.start_device_offline(device, moment, back, True, incident)
@@ -749,12 +753,8 @@ class Engine:
 
     def start_slow_uplink(self, site: int, moment: int, duration: int) -> Incident:
         """The site's uplink crawls: offsite sync of every asset there falls behind until it recovers."""
-        devices = self.fleet.sites.get(site, [])
-        serials = [device.serial for device in devices]
-        incident = self.truth.incident("slow_uplink", "site", moment, serials, owner=f"SITE{site:05d}")
-        incident.note(site=site, durationSeconds=duration)
-        incident.end = moment + duration
-        for device in devices:
+        incident = self._site_incident_begins("slow_uplink", site, moment, duration)
+        for device in self.fleet.sites.get(site, []):
             if device.plan.kind is not PlanKind.LOCAL_ONLY:
                 for asset in device.assets:
                     self._stop_sync(asset, SYNC_UPLINK, incident, moment)

@@ -247,21 +247,17 @@ class HttpSink(_Counted):
                 self.queue.clear()
 
     def stats(self) -> dict[str, Any]:
+        counts = super().stats()
         with self.lock:
             return {
-                "kind": self.kind,
+                **counts,
                 "url": self.url,
-                "taken": self.taken,
-                "skipped": self.skipped,
                 "queued": len(self.queue),
                 "pending": self.pending,
-                "delivered": self.delivered,
-                "failed": self.failed,
                 "dropped": self.dropped,
                 "batches": self.batches,
                 "retries": self.retries,
                 "lastStatus": self.last_status,
-                "lastError": self.last_error,
             }
 
     def _send_forever(self) -> None:
