@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from . import bench_api
+from . import bench_api, bench_fleet
 
-BENCHMARKS = {"api": bench_api.main}
+BENCHMARKS = {"api": bench_api.main, "fleet": bench_fleet.main}
 
 
 def main(names: list[str]) -> int:

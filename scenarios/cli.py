@@ -1,4 +1,4 @@
-"""The `cwsim` command: serve the fakes (and, as later parts land, run scenarios and load tests)."""
+"""The `cwsim` command: serve the fakes, generate and run fleets offline (and, as later parts land, scenarios)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,25 @@ import argparse
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
+import orjson
+
+from ..simulator.clock import ClockMode, parse_moment
 from ..simulator.connectwise.collections import COLLECTIONS
+from ..simulator.connectwise.tenant import default_tenant
 from ..simulator.connectwise.tenant_file import TenantFileError
+from ..simulator.datto.offline import FleetFileError, generate_fleet_file, load_fleet, run_fleet
+from ..simulator.datto.settings import FleetSpec, PortalSettings
+from ..simulator.datto.sinks import JsonLinesSink
 from ..simulator.fault_schema import FaultFileError, load_fault_file
 from ..simulator.server import DEFAULT_PORT, DEFAULT_SMTP_PORT, RunningServer, ServeOptions, describe
 from ..simulator.state_problems import StateProblems
-from ..simulator.world import WorldOptions
+from ..simulator.world import WorldOptions, company_names
 
 LOOPBACK = "127.0.0.1"
 
@@ -74,8 +83,223 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults", type=Path, metavar="FILE", help="fault rules (a YAML or JSON list) in place from the start"
     )
     serve.add_argument("--verbose", action="store_true", help="log every request")
+    _add_fleet_serve_arguments(serve)
     serve.set_defaults(handler=run_serve)
+    _add_fleet_commands(commands)
     return parser
+
+
+# -- the fleet (issue 4) --------------------------------------------------------------------------
+
+DEFAULT_FLEET_START = "2026-01-01T00:00:00Z"  # offline fleets start here unless told: the same run every day
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return parse_moment(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a share is a number from 0 to 1, not {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"a count is a whole number from 0 to 100000, not {text!r}")
+    return value
+
+
+def _add_family_counts(parser: argparse.ArgumentParser, defaults: FleetSpec) -> None:
+    parser.add_argument("--siris", type=_count, default=defaults.siris, help="SIRIS appliances (default %(default)s)")
+    parser.add_argument("--alto", type=_count, default=defaults.alto, help="ALTO appliances (default %(default)s)")
+    parser.add_argument(
+        "--cloud", type=_count, default=defaults.cloud, help="cloud SIRIS devices (default %(default)s)"
+    )
+    parser.add_argument(
+        "--unmatched-share",
+        type=_share,
+        default=defaults.unmatched_share,
+        help="share of clients whose name matches no tenant company exactly (default %(default)s)",
+    )
+
+
+def _add_fleet_serve_arguments(serve: argparse.ArgumentParser) -> None:
+    group = serve.add_argument_group("the Datto fleet, its portal API and the simulated clock")
+    _add_family_counts(group, FleetSpec())
+    group.add_argument("--fleet-seed", type=int, help="seed of the fleet (default: --seed)")
+    group.add_argument("--fleet-sink", metavar="URL", help="POST the fleet's alert events to this URL")
+    portal = PortalSettings()
+    group.add_argument("--portal-public-key", default=portal.public_key, help="portal API key (default %(default)s)")
+    group.add_argument("--portal-secret-key", default=portal.secret_key, help="portal secret (default %(default)s)")
+    group.add_argument(
+        "--portal-rate-limit",
+        type=int,
+        default=0,
+        metavar="N",
+        help="answer 429 past N requests per 60 s per key, as the real API does at about 120 (default: off)",
+    )
+    group.add_argument(
+        "--portal-quirks",
+        action="store_true",
+        help="the real API's quirks: offsiteStorageUsed as [] for some devices, asset lists as index-keyed objects",
+    )
+    group.add_argument(
+        "--clock", choices=[mode.value for mode in ClockMode], default="wall", help="clock mode (default %(default)s)"
+    )
+    group.add_argument("--clock-rate", type=float, default=1.0, help="simulated seconds per second when scaled")
+    group.add_argument("--clock-start", type=_moment, help="start the clock here (ISO-8601; default: now)")
+
+
+def _fleet_options(args: argparse.Namespace) -> dict[str, object]:
+    spec = FleetSpec(
+        seed=args.seed if args.fleet_seed is None else args.fleet_seed,
+        siris=args.siris,
+        alto=args.alto,
+        cloud=args.cloud,
+        unmatched_share=args.unmatched_share,
+    )
+    portal = PortalSettings(
+        public_key=args.portal_public_key,
+        secret_key=args.portal_secret_key,
+        rate_limit=args.portal_rate_limit,
+        offsite_as_list_share=0.1 if args.portal_quirks else 0.0,
+        asset_list_as_object=args.portal_quirks,
+    )
+    return {
+        "fleet": spec,
+        "portal": portal,
+        "fleet_sink_url": args.fleet_sink,
+        "clock_mode": args.clock,
+        "clock_rate": args.clock_rate,
+        "clock_start": args.clock_start,
+    }
+
+
+def _check_fleet_serve_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.portal_rate_limit < 0:
+        parser.error("--portal-rate-limit must be 0 (off) or more")
+    if not args.portal_public_key or not args.portal_secret_key:
+        parser.error("--portal-public-key and --portal-secret-key must not be empty")
+    if not args.clock_rate > 0:
+        parser.error("--clock-rate must be a positive number")
+    if args.fleet_sink and not args.fleet_sink.startswith(("http://", "https://")):
+        parser.error(f"--fleet-sink must be an http:// or https:// URL, not {args.fleet_sink!r}")
+
+
+def _add_fleet_commands(commands: argparse._SubParsersAction) -> None:
+    fleet = commands.add_parser("fleet", help="generate a fleet file, or run one offline into JSON Lines")
+    actions = fleet.add_subparsers(dest="fleet_command", metavar="ACTION", required=True)
+    generate = actions.add_parser("generate", help="generate a fleet from a seed and save it as JSON")
+    _add_family_counts(generate, FleetSpec())
+    generate.add_argument("--seed", type=int, default=0, help="seed of the fleet (default %(default)s)")
+    generate.add_argument("--out", type=Path, required=True, help="the fleet file to write")
+    generate.add_argument(
+        "--start", type=_moment, default=_moment(DEFAULT_FLEET_START), help=f"its start (default {DEFAULT_FLEET_START})"
+    )
+    generate.add_argument(
+        "--companies",
+        type=int,
+        default=WorldOptions.companies,
+        help="client names come from the default tenant of --seed with this many companies, as `cwsim serve` has",
+    )
+    generate.add_argument("--clients", type=Path, help="or from this file, one name a line")
+    generate.set_defaults(handler=run_fleet_generate)
+
+    run = actions.add_parser("run", help="simulate a fleet file for some days, as fast as possible")
+    run.add_argument("--fleet", type=Path, required=True, help="a file from `cwsim fleet generate`")
+    run.add_argument("--days", type=int, required=True, help="simulated days to run")
+    run.add_argument("--out", type=Path, required=True, help="JSON Lines of raises, repeats, clears and daily usage")
+    run.add_argument("--truth", type=Path, help="also write the ground truth (incidents and alerts) here as JSON")
+    run.add_argument(
+        "--shards", type=int, default=2, help="run the fleet as this many shards of whole sites (default %(default)s)"
+    )
+    run.add_argument("--workers", type=int, help="processes to run the shards in (default: one per CPU)")
+    run.set_defaults(handler=run_fleet_run)
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"cwsim {command}: {message}", file=sys.stderr)
+    return 2
+
+
+def run_fleet_generate(args: argparse.Namespace) -> int:
+    if args.clients is not None:
+        try:
+            names = [line.strip() for line in args.clients.read_text().splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as error:
+            return _fail("fleet generate", f"cannot read --clients {args.clients}: {error}")
+        if not names:
+            return _fail("fleet generate", f"--clients {args.clients} has no names in it")
+    else:
+        names = company_names(default_tenant(args.seed, args.companies))
+    spec = FleetSpec(
+        seed=args.seed, siris=args.siris, alto=args.alto, cloud=args.cloud, unmatched_share=args.unmatched_share
+    )
+    started = time.perf_counter()
+    try:
+        fleet = generate_fleet_file(spec, names, args.start, args.out)
+    except OSError as error:
+        return _fail("fleet generate", f"cannot write {args.out}: {error.strerror or error}")
+    assets = sum(len(device.assets) for device in fleet.devices)
+    print(
+        f"cwsim fleet generate: {len(fleet.devices)} appliances, {assets} assets, "
+        f"{len(fleet.organizations)} clients -> {args.out} ({time.perf_counter() - started:.1f} s)"
+    )
+    return 0
+
+
+def run_fleet_run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    try:
+        fleet = load_fleet(args.fleet)
+    except FleetFileError as error:
+        return _fail("fleet run", str(error))
+    try:
+        sink = JsonLinesSink(args.out)
+    except OSError as error:
+        return _fail("fleet run", f"cannot write {args.out}: {error.strerror or error}")
+    try:
+        report = run_fleet(fleet, args.days, sink, args.shards, args.workers, keep_truth=args.truth is not None)
+    finally:
+        sink.close()
+    if args.truth is not None:
+        try:
+            args.truth.write_bytes(orjson.dumps(report.pop("truth"), option=orjson.OPT_INDENT_2))
+        except OSError as error:
+            return _fail("fleet run", f"cannot write {args.truth}: {error.strerror or error}")
+    print(f"cwsim fleet run: {args.days} days of {len(fleet.devices)} appliances -> {args.out}")
+    for event, kinds in report["events"].items():
+        print(f"  {event:7} {sum(kinds.values()):>9}  " + ", ".join(f"{kind} {count}" for kind, count in kinds.items()))
+    print(f"  total   {report['total']:>9}  in {time.perf_counter() - started:.1f} s")
+    if report["suppressed"]:
+        print("  not raised: " + ", ".join(f"{why} {count}" for why, count in report["suppressed"].items()))
+    return 0
+
+
+def _check_fleet_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.fleet_command == "generate" and args.siris + args.alto + args.cloud == 0:
+        parser.error("a fleet needs at least one appliance: give --siris, --alto or --cloud")
+    if args.fleet_command == "generate" and args.companies < 1:
+        parser.error("--companies must be at least 1")
+    if args.fleet_command == "run":
+        if not 1 <= args.days <= 3660:
+            parser.error(f"--days must be from 1 to 3660, not {args.days}")
+        if not 1 <= args.shards <= 64:
+            parser.error(f"--shards must be from 1 to 64, not {args.shards}")
+        if args.workers is not None and not 1 <= args.workers <= 64:
+            parser.error(f"--workers must be from 1 to 64, not {args.workers}")
 
 
 def _check_serve_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -114,6 +338,7 @@ def run_serve(args: argparse.Namespace) -> int:
             journal_size=args.journal_size,
             tenant=args.tenant,
             faults=tuple(faults),
+            **_fleet_options(args),
         ),
         state_file=args.state,
         tls=args.tls,
@@ -163,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         _check_serve_arguments(parser, args)
+        _check_fleet_serve_arguments(parser, args)
+    if args.command == "fleet":
+        _check_fleet_arguments(parser, args)
     return args.handler(args)
 
 

@@ -1,15 +1,58 @@
-"""The admin API under /_sim: health, reset, the request journal, and fault rules."""
+"""The admin API under /_sim: health, reset, the journal, mail, faults, the clock, the fleet (datto/control.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from datetime import timedelta
+from typing import Any
 
+from flask import Blueprint, Response, request
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from .clock import ClockMode, parse_moment
 from .connectwise.errors import CwError, bad_request
 from .connectwise.resources import error_response, json_response, read_json
+from .datto.control import add_fleet_routes, load
+from .datto.schemas import Duration
 from .fault_schema import load_fault_rules
 from .journal import JournalFilter
 from .mail import MailFilter
+from .timekeeping import ClockConflict
 from .world import World
+
+MAX_ADVANCE = timedelta(days=366)
+
+
+class Moment(fields.Field):
+    """An ISO-8601 date-time with an offset or Z."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        try:
+            return parse_moment(value)
+        except ValueError as error:
+            raise ValidationError(str(error)) from error
+
+
+class ClockRequestSchema(Schema):
+    """`POST /_sim/clock`: `{"advance": "PT6H"}`, `{"set": "2026-02-01T00:00:00Z"}` or `{"mode": "scaled", "rate": 60}`.
+
+    A mode change may come with an advance or a set; it is applied first.
+    """
+
+    advance = Duration()
+    set = Moment()
+    mode = fields.String(validate=validate.OneOf([mode.value for mode in ClockMode]))
+    rate = fields.Float(allow_nan=False, validate=validate.Range(min=0, min_inclusive=False, max=1_000_000))
+
+    @validates_schema
+    def one_move(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "advance" in data and "set" in data:
+            raise ValidationError("give advance or set, not both", "set")
+        if not data:
+            raise ValidationError("give advance, set or mode", "advance")
+        if data.get("advance", 0) > MAX_ADVANCE.total_seconds():
+            raise ValidationError(f"advance at most {MAX_ADVANCE.days} days at a time", "advance")
+        if "rate" in data and data.get("mode") != ClockMode.SCALED:
+            raise ValidationError('a rate goes with mode "scaled"', "rate")
 
 
 def journal_filter() -> JournalFilter:
@@ -112,6 +155,31 @@ def admin_blueprint(world: World) -> Blueprint:
     def faults_clear() -> Response:
         world.faults.clear()
         return json_response(None, 204)
+
+    @blueprint.get("/clock")
+    def clock() -> Response:
+        return json_response(world.time.state())
+
+    @blueprint.post("/clock")
+    def clock_move() -> Response:
+        data = load(ClockRequestSchema().load, read_json(), "clock")
+        reports = []
+        if "mode" in data:
+            reports.append(world.time.set_mode(data["mode"], data.get("rate")))
+        try:
+            if "advance" in data:
+                reports.append(world.time.advance(timedelta(seconds=data["advance"])))
+            if "set" in data:
+                reports.append(world.time.set(data["set"]))
+        except ClockConflict as error:
+            raise CwError(409, "Conflict", str(error)) from error
+        body: dict[str, Any] = world.time.state()
+        body["events"] = sum(report.events for report in reports)
+        body["flushed"] = all(report.flushed for report in reports)
+        body["sink"] = world.fleet.sink.stats()
+        return json_response(body)
+
+    add_fleet_routes(blueprint, world)
 
     @blueprint.errorhandler(CwError)
     def cw_error(error: CwError) -> Response:

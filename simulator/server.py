@@ -1,4 +1,5 @@
-"""One WSGI app on one port (ConnectWise API, admin API), served by waitress; behind a TLS proxy with --tls."""
+"""One WSGI app on one port (ConnectWise API, Datto portal API, admin API), served by waitress;
+behind a TLS proxy with --tls."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from .connectwise.endpoints import endpoint_index
 from .connectwise.errors import CwError
 from .connectwise.resources import ConnectWiseApi, connectwise_blueprint, error_response, json_response
 from .connectwise.routing import Router
+from .datto.portal import portal_blueprint
 from .fault_hooks import collection_lineage, install_fault_hooks
 from .mail import SmtpCatcher
 from .proxy import LoopbackProxy
@@ -50,6 +52,7 @@ def create_app(world: World) -> Flask:
     router = Router(collections, endpoint_index())
     api = ConnectWiseApi(lambda: world.backend, router)
     app.register_blueprint(connectwise_blueprint(api))
+    app.register_blueprint(portal_blueprint(lambda: world.fleet, world.portal))
     app.register_blueprint(admin_blueprint(world))
     app.register_blueprint(state_blueprint(world))
     _add_journal(app, world)
@@ -199,6 +202,13 @@ class RunningServer:
             "ca_file": str(self.tls.ca_file) if self.tls else None,
             "tenant": str(self.options.world.tenant) if self.options.world.tenant is not None else None,
             "state_file": str(self.options.state_file) if self.options.state_file is not None else None,
+            "portal": {
+                "url": f"{self.url}/v1/bcdr",
+                "publicKey": self.world.portal.settings.public_key,
+                "secretKey": self.world.portal.settings.secret_key,
+            },
+            "clock": {"mode": str(self.world.clock.mode), "rate": self.world.clock.rate},
+            "fleet": {"devices": len(self.world.fleet.fleet.devices), "seed": self.world.fleet.fleet.spec.seed},
             "pid": os.getpid(),
         }
 
@@ -207,6 +217,7 @@ class RunningServer:
         if self.proxy is not None:
             self.proxy.start()
         threading.Thread(target=self._announce_when_answering, name="cwsim-ready", daemon=True).start()
+        self.world.start()
         try:
             while not self._stopping.is_set():
                 wasyncore.loop(timeout=LOOP_WAKEUP_SECONDS, map=self.server._map, count=1)
@@ -240,6 +251,7 @@ class RunningServer:
                 channel.handle_close()
         self.server.task_dispatcher.shutdown()
         self.smtp.stop()
+        self.world.close()  # stops the fleet and lets its sink deliver (or count) what it holds
 
     def _announce_when_answering(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -271,7 +283,7 @@ def _integrator_login(world: World) -> dict[str, str] | None:
 
 def describe(facts: dict[str, Any]) -> str:
     """The block `cwsim serve` prints on start: the same facts as the ready file."""
-    integrator = facts["integrator"]
+    integrator, portal, fleet = facts["integrator"], facts["portal"], facts["fleet"]
     lines = [
         "cwsim is serving a fake ConnectWise Manage",
         f"  URL            {facts['url']}",
@@ -291,5 +303,8 @@ def describe(facts: dict[str, Any]) -> str:
         lines.append(f"                 export REQUESTS_CA_BUNDLE={facts['ca_file']}")
     if facts.get("state_file"):
         lines.append(f"  state file     {facts['state_file']}  (saved on a clean stop)")
+    lines.append(f"  Datto portal   {portal['url']}  keys {portal['publicKey']} / {portal['secretKey']}")
+    clock = facts["clock"]["mode"]
+    lines.append(f"  fleet          {fleet['devices']} appliances, seed {fleet['seed']}; clock {clock}")
     lines.append(f"  admin API      {facts['url']}/_sim/health")
     return "\n".join(lines)

@@ -1,19 +1,26 @@
-"""Everything one `cwsim serve` process holds: the tenant's ConnectWise, the clock, the journal, the state."""
+"""Everything one `cwsim serve` process holds: the tenant's ConnectWise, the clock, the Datto fleet,
+the journal, the mailbox, the fault rules, and the state they make together."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
-from .clock import Clock, WallClock
+from .clock import ClockMode, SimClock
 from .connectwise.backend import Backend
 from .connectwise.tenant import DEFAULT_COMPANIES, default_tenant
 from .connectwise.tenant_file import load_tenant_file
+from .datto.portal import Portal
+from .datto.settings import FleetSpec, PortalSettings
+from .datto.simulation import FleetSimulation
+from .datto.sinks import DiscardSink, HttpSink, Sink
 from .faults import FaultBook, FaultSpec
 from .journal import Journal
 from .mail import Mailbox
 from .state import ConnectWiseState, WorldState
+from .timekeeping import TimeKeeper
 
 
 @dataclass
@@ -23,18 +30,25 @@ class WorldOptions:
     journal_size: int = 10_000
     tenant: str | Path | None = None  # a tenant file (path or built-in name); None: the generated tenant
     faults: tuple[FaultSpec, ...] = ()  # rules in place from the start, and again after each reset
+    # The simulated clock, the Datto fleet and its portal API (simulator/datto/).
+    clock_mode: str = ClockMode.WALL
+    clock_rate: float = 1.0
+    clock_start: datetime | None = None  # None: the real time when the world is made
+    fleet: FleetSpec | None = None  # None: the default spec, seeded with `seed`
+    fleet_sink_url: str | None = None  # where the fleet POSTs its alert events; None: nowhere
+    portal: PortalSettings = field(default_factory=PortalSettings)
 
 
 class World:
-    """The shared state behind every face of the server (API, admin, fleet, mail).
+    """The shared state behind every face of the server (ConnectWise API, portal API, admin, mail).
 
     Requests read `backend` once and keep using what they read, so swapping in another backend
     (a new tenant, a restored state) is one assignment: atomic for them.
     """
 
-    def __init__(self, options: WorldOptions | None = None, clock: Clock | None = None) -> None:
+    def __init__(self, options: WorldOptions | None = None, clock: SimClock | None = None) -> None:
         self.options = options or WorldOptions()
-        self.clock: Clock = clock or WallClock()
+        self.clock = clock or SimClock(self.options.clock_mode, self.options.clock_start, self.options.clock_rate)
         self.faults = FaultBook(simulated=lambda: self.clock.now(), default_seed=self.options.seed)
         self.faults.set_initial(self.options.faults)
         # Store listeners (fault triggers, stats) belong to the world, not to one tenant's store.
@@ -48,8 +62,21 @@ class World:
         self.errors: list[str] = []  # tracebacks of unexpected server errors, for tests to surface
         self._lock = threading.RLock()
         self._tenant = self._startup = (self.backend, self.backend.store.snapshot())
+        self._add_fleet()
         self.state = WorldState()
         self.state.register(ConnectWiseState(self))
+
+    def _add_fleet(self) -> None:
+        spec = self.options.fleet or FleetSpec(seed=self.options.seed)
+        start = self.clock.now().replace(microsecond=0)
+        self.fleet = FleetSimulation(spec, company_names(self.backend), start, sink=self._serve_sink())
+        self.portal = Portal(self.options.portal)
+        self.time = TimeKeeper(self.clock, self.fleet, on_error=self.errors.append)
+        self._initial_clock = self.clock.state()
+
+    def _serve_sink(self) -> Sink:
+        url = self.options.fleet_sink_url
+        return HttpSink(url) if url else DiscardSink()
 
     @property
     def backend(self) -> Backend:
@@ -63,9 +90,17 @@ class World:
                 backend.store.listeners.append(listener)
         self._backend = backend
 
+    def start(self) -> None:
+        """Start what runs by itself: the fleet following a running clock."""
+        self.time.start()
+
+    def close(self) -> None:
+        self.time.stop()
+        self.fleet.sink.close(timeout=2.0)
+
     def reset(self, startup: bool = False) -> None:
         """Back to the start: the tenant's seed state (from the snapshot taken when it was loaded,
-        not regenerated), an empty journal and mailbox, and the fault rules given at start.
+        not regenerated), the clock and the fleet, an empty journal and mailbox, the start faults.
 
         `startup=True` goes back to the tenant the server started with, even after a new one was loaded.
         """
@@ -78,6 +113,13 @@ class World:
             self.journal.clear()
             self.mailbox.clear()
             self.faults.reset()
+            with self.time.moving:
+                self.clock.restore(self._initial_clock)
+                self.fleet.restore()
+                previous = self.fleet.replace_sink(self._serve_sink())
+            previous.close(timeout=1.0)
+            self.portal.settings = self.options.portal
+            self.portal.limiter.reset()
 
     def load_tenant(self, backend: Backend) -> None:
         """Serve a new tenant: it becomes what `reset` goes back to; the journal starts afresh."""
@@ -90,3 +132,9 @@ class World:
         """Serve `backend` from now on (a restored state); `reset` still goes back to the tenant."""
         with self._lock:
             self.backend = backend
+
+
+def company_names(backend: Backend) -> list[str]:
+    """The tenant's company names in id order: the fleet draws its clients from them."""
+    records = backend.store.table("company/companies").records
+    return [records[record_id]["name"] for record_id in sorted(records)]

@@ -10,6 +10,7 @@ import pytest
 from cwsim.simulator.connectwise.store import StoreEvent
 from cwsim.simulator.fault_hooks import FAULT_HEADER
 from cwsim.simulator.fault_schema import load_fault_rules
+from cwsim.simulator.clock import ClockMode, SimClock
 from cwsim.simulator.server import create_app
 from cwsim.simulator.world import World, WorldOptions
 
@@ -18,17 +19,14 @@ from .conftest import Api
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-class ManualClock:
-    """A clock that moves only when told."""
+class ManualClock(SimClock):
+    """The simulated clock in stepped mode: it moves only when told."""
 
     def __init__(self, now: datetime) -> None:
-        self.moment = now
+        super().__init__(ClockMode.STEPPED, now)
 
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
+    def advance(self, seconds: float) -> None:  # type: ignore[override]
+        super().advance(timedelta(seconds=seconds))
 
 
 def add_fault(api: Api, rule: dict[str, Any] | list[dict[str, Any]]) -> Any:

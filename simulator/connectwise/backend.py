@@ -20,7 +20,7 @@ from ..clock import Clock, WallClock, format_cw_datetime
 from . import conditions
 from .auth import SYSTEM, ApiKey, Principal
 from .conditions import ConditionError
-from .errors import CwError, FieldProblem, bad_request, invalid_object, not_found
+from .errors import CwError, FieldProblem, bad_request, field_problems, invalid_object, not_found
 from .fields import CwDateTime, Ref, RefInput
 from .model import Collection, WriteContext
 from .paging import Page, navigable_links
@@ -30,7 +30,6 @@ from .rendering import LinkRenderer, Renderer
 from .store import Record, Store, index_key
 
 ADDITIONS = "finance/agreements/additions"
-REQUIRED_MESSAGES = {"Missing data for required field.", "Field may not be null."}
 PATCH_OPS = {"add", "replace", "remove"}
 
 
@@ -322,7 +321,7 @@ class Backend:
         try:
             loaded = collection.load(body)
         except ValidationError as error:
-            raise invalid_object(collection.resource, list(_problems(error.messages))) from error
+            raise invalid_object(collection.resource, list(field_problems(error.messages))) from error
         transient = {name: loaded.pop(name) for name in list(loaded) if name in collection.transient_fields}
         if not keep_post_only:
             for name in collection.post_only_fields:
@@ -467,22 +466,6 @@ def _lookup_value(collection: Collection, record: Record, field_name: str) -> An
     if collection.display is not None:
         return collection.display(record).get(field_name)
     return None
-
-
-def _problems(messages: Any, prefix: str = "") -> Iterable[FieldProblem]:
-    """marshmallow's nested error dict -> ConnectWise `errors` entries."""
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            name = f"{prefix}/{key}" if prefix else str(key)
-            yield from _problems(value, name)
-        return
-    for message in messages if isinstance(messages, list) else [messages]:
-        if isinstance(message, dict):
-            yield from _problems(message, prefix)
-        elif message in REQUIRED_MESSAGES:
-            yield FieldProblem(prefix, f"{prefix} is required.", "MissingRequiredField")
-        else:
-            yield FieldProblem(prefix, f"{prefix}: {message}")
 
 
 def _any_element(node: conditions.Node, array_field: str | None) -> Callable[[Record], bool]:

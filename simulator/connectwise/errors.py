@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+REQUIRED_MESSAGES = {"Missing data for required field.", "Field may not be null."}
 
 
 @dataclass
@@ -39,6 +42,22 @@ class CwError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "errors": self.errors}
+
+
+def field_problems(messages: Any, prefix: str = "") -> Iterable[FieldProblem]:
+    """marshmallow's nested error dict -> ConnectWise `errors` entries."""
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}/{key}" if prefix else str(key)
+            yield from field_problems(value, name)
+        return
+    for message in messages if isinstance(messages, list) else [messages]:
+        if isinstance(message, dict):
+            yield from field_problems(message, prefix)
+        elif message in REQUIRED_MESSAGES:
+            yield FieldProblem(prefix, f"{prefix} is required.", "MissingRequiredField")
+        else:
+            yield FieldProblem(prefix, f"{prefix}: {message}")
 
 
 def invalid_object(resource: str, problems: list[FieldProblem]) -> CwError:
