@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fleet_serve_arguments(serve)
     serve.set_defaults(handler=run_serve)
     _add_fleet_commands(commands)
+    _add_integration_command(commands)
     return parser
 
 
@@ -227,6 +229,22 @@ def _add_fleet_commands(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--workers", type=int, help="processes to run the shards in (default: one per CPU)")
     run.set_defaults(handler=run_fleet_run)
+
+
+def _add_integration_command(commands: argparse._SubParsersAction) -> None:
+    integration = commands.add_parser(
+        "integration",
+        help="the integration's own command, cwsim-integration (run, doctor, onboard, bill)",
+        add_help=False,
+    )
+    integration.add_argument("arguments", nargs=argparse.REMAINDER)
+    integration.set_defaults(handler=run_integration)
+
+
+def run_integration(args: argparse.Namespace) -> int:
+    """Hand over to `cwsim-integration` in this process's place (it imports no simulator code)."""
+    os.execv(sys.executable, [sys.executable, "-m", "cwsim.integration.cli", *args.arguments])
+    return 0  # not reached
 
 
 def _fail(command: str, message: str) -> int:

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from cwsim.simulator.clock import ClockMode, SimClock
 from cwsim.simulator.connectwise.store import StoreEvent
 from cwsim.simulator.fault_hooks import FAULT_HEADER
 from cwsim.simulator.fault_schema import load_fault_rules
-from cwsim.simulator.clock import ClockMode, SimClock
 from cwsim.simulator.server import create_app
 from cwsim.simulator.world import World, WorldOptions
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+
 from .test_sinks import Receiver
 
 HOUR = 3600

@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .fleetkit import CLIENTS, START, Run, quiet_spec
-
 from cwsim.simulator.datto.fleet import generate_fleet
 from cwsim.simulator.datto.offline import run_fleet, save_fleet
 from cwsim.simulator.datto.settings import FleetSpec
 from cwsim.simulator.datto.sinks import JsonLinesSink
+
+from .fleetkit import CLIENTS, START, Run, quiet_spec
 
 DAY = 86400
 

@@ -6,12 +6,13 @@ import re
 
 import orjson
 import pytest
-from .fleetkit import CLIENTS, START
 
 from cwsim.simulator.datto.catalog import EMAIL_LISTS, MODELS_BY_CODE, PlanKind
 from cwsim.simulator.datto.fleet import abbreviate, generate_fleet, misspell
 from cwsim.simulator.datto.offline import FleetFileError, fleet_from_json, fleet_to_json, load_fleet, save_fleet
 from cwsim.simulator.datto.settings import FleetSpec
+
+from .fleetkit import CLIENTS, START
 
 TENANT = [
     f"{name} {suffix}"

@@ -6,10 +6,11 @@ import dataclasses
 import itertools
 
 import pytest
-from .fleetkit import DAY, HOUR, Run, epoch, quiet_spec
 
 from cwsim.simulator.datto.engine import last_backup, latest_offsite
 from cwsim.simulator.datto.schedule import office_hours
+
+from .fleetkit import DAY, HOUR, Run, epoch, quiet_spec
 
 
 def test_a_repeat_raises_number_seen_instead_of_a_new_alert() -> None:

@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from .fleetkit import START, quiet_spec
 
 from cwsim.simulator.datto.portal import RateLimiter
 from cwsim.simulator.datto.settings import PortalSettings
 from cwsim.simulator.server import create_app
 from cwsim.simulator.world import World, WorldOptions
+
+from .fleetkit import START, quiet_spec
 
 KEYS = "Basic " + base64.b64encode(b"datto-public:datto-secret").decode()
 

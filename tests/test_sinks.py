@@ -9,12 +9,13 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
-from .fleetkit import CLIENTS, START, quiet_spec
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from cwsim.simulator.datto.simulation import FleetSimulation
 from cwsim.simulator.datto.sinks import CallbackSink, HttpSink, JsonLinesSink
+
+from .fleetkit import CLIENTS, START, quiet_spec
 
 
 def events(count: int, kind: str = "raise") -> list[dict]:

@@ -1,0 +1,54 @@
+"""`cwsim-integration`: the Datto → ConnectWise integration's own command (`cwsim integration ...` hands over to it).
+
+Each subcommand lives in its own module, imported only when it runs, so `--help` and every
+command start fast and load nothing they do not need (never the simulator, never Faker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .settings import SettingsError, load_settings
+
+# subcommand -> (module, one-line help). A module exposes `add_arguments(parser)` and
+# `main(args, settings) -> int`.
+COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cwsim-integration",
+        description="The Datto BCDR → ConnectWise Manage integration: alerts to tickets and email, onboarding, "
+        "overage billing. Settings come from --settings FILE and CWSIM_<SECTION>_<NAME> variables.",
+    )
+    parser.add_argument("--settings", type=Path, metavar="FILE", help="a YAML or JSON settings file")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(module=module_name)
+        _module(module_name).add_arguments(command)
+    return parser
+
+
+def _module(name: str):
+    return importlib.import_module(f"{__package__}.{name}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(arguments)
+    try:
+        settings = load_settings(args.settings)
+    except SettingsError as error:
+        print(f"cwsim-integration: {error}", file=sys.stderr)
+        return 2
+    return _module(args.module).main(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
