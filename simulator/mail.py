@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -13,6 +14,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .clock import Clock, format_cw_datetime
+from .connectwise.fields import parse_datetime
+from .state_problems import StateProblems
 
 DEFAULT_LIMIT = 10_000
 
@@ -90,6 +93,47 @@ class Mailbox:
     def clear(self) -> None:
         with self._lock:
             self._mail.clear()
+
+    def replace(self, mail: list[CaughtMail]) -> None:
+        with self._lock:
+            self._mail.clear()
+            self._mail.extend(mail)
+            self._seq = max((m.seq for m in mail), default=0)
+
+
+class MailState:
+    """The mailbox's part of the World's state (`GET/PUT /_sim/state`)."""
+
+    name = "mail"
+
+    def __init__(self, mailbox: Mailbox) -> None:
+        self.mailbox = mailbox
+
+    def dump(self) -> list[dict[str, Any]]:
+        return [mail.as_json() for mail in self.mailbox.messages()]
+
+    def prepare(self, data: Any) -> Callable[[], None]:
+        if not isinstance(data, list):
+            raise StateProblems(["mail: must be a list of caught messages, as GET /_sim/state returns it."])
+        problems, restored = [], []
+        for index, item in enumerate(data):
+            try:
+                restored.append(
+                    CaughtMail(
+                        int(item["seq"]),
+                        parse_datetime(item["time"]),
+                        str(item["from"]),
+                        [str(to) for to in item["to"]],
+                        str(item["subject"]),
+                        str(item["body"]),
+                        {str(k): str(v) for k, v in (item.get("headers") or {}).items()},
+                    )
+                )
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                problems.append(f"mail[{index}]: not a caught message ({type(error).__name__}: {error}).")
+        if problems:
+            raise StateProblems(problems)
+        return lambda: self.mailbox.replace(restored)
 
 
 class _MailboxHandler:

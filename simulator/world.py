@@ -18,7 +18,7 @@ from .datto.simulation import FleetSimulation
 from .datto.sinks import DiscardSink, HttpSink, Sink
 from .faults import FaultBook, FaultSpec
 from .journal import Journal
-from .mail import Mailbox
+from .mail import Mailbox, MailState
 from .state import ConnectWiseState, WorldState
 from .timekeeping import TimeKeeper
 
@@ -65,6 +65,7 @@ class World:
         self._add_fleet()
         self.state = WorldState()
         self.state.register(ConnectWiseState(self))
+        self.state.register(MailState(self.mailbox))
 
     def _add_fleet(self) -> None:
         spec = self.options.fleet or FleetSpec(seed=self.options.seed)

@@ -46,3 +46,16 @@ def test_reset_and_delete_empty_the_mailbox(cwsim: Cwsim) -> None:
     send(cwsim, ["a@x.example"], "two")
     cwsim.admin().post("reset")
     assert cwsim.admin().get("mail/count").json() == {"count": 0}
+
+
+def test_caught_mail_is_part_of_the_state_and_comes_back_with_it(cwsim: Cwsim) -> None:
+    send(cwsim, ["a@x.example"], "kept")
+    admin = cwsim.admin()
+    state = admin.get("state").json()
+    assert [m["subject"] for m in state["mail"]] == ["kept"]
+    admin.delete("mail")
+    assert admin.put("state", json=state).status_code == 200
+    assert [m["subject"] for m in admin.get("mail").json()] == ["kept"]
+    state["mail"] = [{"seq": "x"}]
+    refused = admin.put("state", json=state)
+    assert refused.status_code == 400 and "mail[0]" in refused.text

@@ -110,7 +110,7 @@ def tickets(state: dict) -> dict:
 BAD_STATES = [
     ("not an object", lambda s: [1, 2], "the state must be a JSON object"),
     ("wrong version", corrupt(lambda s: s.update(version=99)), "version: must be 1, not 99."),
-    ("unknown part", corrupt(lambda s: s.update(fleet={})), "fleet: no such part (parts: connectwise)."),
+    ("unknown part", corrupt(lambda s: s.update(gadgets={})), "gadgets: no such part (parts: connectwise, mail)."),
     ("missing part", corrupt(lambda s: s.pop("connectwise")), "connectwise: missing."),
     ("part not an object", corrupt(lambda s: s.update(connectwise=3)), "connectwise: must be an object"),
     ("no tables", corrupt(lambda s: s["connectwise"].pop("tables")), "connectwise.tables: Missing data"),
