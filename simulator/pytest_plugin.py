@@ -19,7 +19,9 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
+from .connectwise.tenant_file import load_tenant_file
 from .server import RunningServer, ServeOptions
+from .testing import Admin, Clock, ConnectWiseConfig, Fleet, Journal, Mail
 from .world import WorldOptions
 
 READY_TIMEOUT_SECONDS = 60.0
@@ -77,6 +79,11 @@ class Cwsim:
         """A session on the admin API: `admin().get("health")`."""
         return ApiSession(self.url + "/_sim", {})
 
+    @property
+    def helpers(self) -> Admin:
+        """Typed helpers over the admin API: `.fleet`, `.clock`, `.mail`, `.journal`."""
+        return Admin(self.url)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cwsim")
@@ -104,15 +111,60 @@ def cwsim_server(pytestconfig: pytest.Config) -> Iterator[RunningServer]:
     server.stop()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cwsim_seed(seed): the cwsim fake generates its tenant from this seed")
+    config.addinivalue_line("markers", "cwsim_tenant(name_or_path): the cwsim fake serves this tenant file")
+
+
 @pytest.fixture
-def cwsim(cwsim_server: RunningServer) -> Iterator[Cwsim]:
+def cwsim(cwsim_server: RunningServer, request: pytest.FixtureRequest) -> Iterator[Cwsim]:
     """The session's fake, reset to its seed state before the test; fails the test on a server error.
 
-    A tenant loaded by an earlier test (POST /_sim/tenant) is replaced by the session's own.
+    `@pytest.mark.cwsim_tenant("datto-ready")` or `@pytest.mark.cwsim_seed(7)` give one test
+    another tenant; the next test gets the session's own back.
     """
-    cwsim_server.world.reset(startup=True)
+    world = cwsim_server.world
+    world.reset(startup=True)
+    tenant = request.node.get_closest_marker("cwsim_tenant")
+    seed = request.node.get_closest_marker("cwsim_seed")
+    if tenant is not None:
+        world.load_tenant(load_tenant_file(tenant.args[0], world.clock))
+    elif seed is not None:
+        world.use_seed(seed.args[0])
     errors_before = len(cwsim_server.world.errors)
     yield Cwsim(cwsim_server)
     new_errors = cwsim_server.world.errors[errors_before:]
     if new_errors:
         pytest.fail("cwsim served errors during this test:\n" + "\n\n".join(new_errors), pytrace=False)
+
+
+@pytest.fixture
+def cwsim_connectwise(cwsim: Cwsim) -> ConnectWiseConfig:
+    """What your ConnectWise client needs to reach the fake (site, API URL, company, keys, clientId)."""
+    return ConnectWiseConfig.from_facts(cwsim.facts)
+
+
+@pytest.fixture
+def cwsim_fleet(cwsim: Cwsim) -> Fleet:
+    """The simulated appliances: devices, exact cases (`patch`), incidents, events, the truth."""
+    return cwsim.helpers.fleet
+
+
+@pytest.fixture
+def cwsim_clock(cwsim: Cwsim) -> Clock:
+    """The simulated clock, switched to stepped mode: time moves only when the test says so."""
+    clock = cwsim.helpers.clock
+    clock.stepped()
+    return clock
+
+
+@pytest.fixture
+def cwsim_mail(cwsim: Cwsim) -> Mail:
+    """Mail caught by the fake's SMTP server (`cwsim.facts["smtp"]`)."""
+    return cwsim.helpers.mail
+
+
+@pytest.fixture
+def cwsim_journal(cwsim: Cwsim) -> Journal:
+    """The request journal, with `assert_one_post("/service/tickets", containing=serial)`."""
+    return cwsim.helpers.journal

@@ -4,7 +4,7 @@ the journal, the mailbox, the fault rules, and the state they make together."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -116,6 +116,7 @@ class World:
             self.faults.reset()
             with self.time.moving:
                 self.clock.restore(self._initial_clock)
+                self.fleet.client_names = company_names(backend)
                 self.fleet.restore()
                 previous = self.fleet.replace_sink(self._serve_sink())
             previous.close(timeout=1.0)
@@ -128,6 +129,13 @@ class World:
             self.backend = backend
             self._tenant = (backend, backend.store.snapshot())
             self.journal.clear()
+
+    def use_seed(self, seed: int) -> None:
+        """A generated tenant and a fleet from another seed (until `reset(startup=True)`)."""
+        with self._lock:
+            self.load_tenant(default_tenant(seed, self.options.companies, self.clock))
+            self.fleet.client_names = company_names(self.backend)
+            self.fleet.regenerate(replace(self.fleet.fleet.spec, seed=seed))
 
     def use_backend(self, backend: Backend) -> None:
         """Serve `backend` from now on (a restored state); `reset` still goes back to the tenant."""

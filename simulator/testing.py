@@ -1,0 +1,201 @@
+"""Test helpers over the admin API of a running `cwsim serve`: the fleet, the clock, the mail, the journal.
+
+They speak HTTP only, so they work the same against the pytest plugin's server and against one
+started elsewhere (`cwsim serve --ready-file ready.json` in CI): `Admin.from_ready_file(path)`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class ConnectWiseConfig:
+    """What a ConnectWise client needs to reach the fake: hand it to your own client's constructor."""
+
+    site: str  # scheme://host:port (pyconnectwise's manage_url is this without the scheme)
+    api_url: str  # .../v4_6_release/apis/3.0
+    company_id: str
+    public_key: str
+    private_key: str
+    client_id: str
+    integrator_username: str | None
+    integrator_password: str | None
+
+    @classmethod
+    def from_facts(cls, facts: dict[str, Any]) -> ConnectWiseConfig:
+        login = facts.get("integrator") or {}
+        return cls(
+            site=facts["url"],
+            api_url=facts["api_url"],
+            company_id=facts["companyId"],
+            public_key=facts["publicKey"],
+            private_key=facts["privateKey"],
+            client_id=facts["clientId"],
+            integrator_username=login.get("username"),
+            integrator_password=login.get("password"),
+        )
+
+    @property
+    def manage_url(self) -> str:
+        """Host and port, as pyconnectwise's `manage_url` wants it."""
+        return self.site.split("://", 1)[1]
+
+
+class _Api:
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.http = requests.Session()
+        self.http.headers.update(headers or {})
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
+        response = self.http.request(method, urljoin(self.base_url, path.lstrip("/")), **kwargs)
+        if response.status_code >= 400:
+            raise AssertionError(f"{method} /_sim/{path} answered {response.status_code}: {response.text[:500]}")
+        return response.json() if response.content else None
+
+
+class Fleet(_Api):
+    """The simulated appliances: `devices()`, `patch(serial, ...)`, `incident(...)`, `events()`, `truth()`."""
+
+    def summary(self) -> dict[str, Any]:
+        return self.call("GET", "fleet")
+
+    def devices(self, family: str | None = None) -> list[dict[str, Any]]:
+        return self.call("GET", "fleet/devices", params={"family": family} if family else None)
+
+    def device(self, serial: str) -> dict[str, Any]:
+        return self.call("GET", f"fleet/devices/{serial}")
+
+    def patch(self, serial: str, **changes: Any) -> dict[str, Any]:
+        """Set up an exact case: `patch(serial, offsiteUsedBytes=..., emails={"critical": []})`."""
+        return self.call("PATCH", f"fleet/devices/{serial}", json=changes)
+
+    def incident(self, kind: str, serial: str, **detail: Any) -> dict[str, Any]:
+        return self.call("POST", "fleet/incidents", json={"kind": kind, "serialNumber": serial, **detail})
+
+    def generate(self, **spec: Any) -> dict[str, Any]:
+        return self.call("POST", "fleet", json=spec)
+
+    def events(self, since: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        params = {"since": since, **({"limit": limit} if limit else {})}
+        return self.call("GET", "fleet/events", params=params)
+
+    def truth(self, **filters: Any) -> dict[str, Any]:
+        return self.call("GET", "truth", params=filters or None)
+
+    def send_alerts_to(self, url: str | None, **options: Any) -> dict[str, Any]:
+        return self.call("POST", "fleet/sink", json={"url": url, **options})
+
+
+class Clock(_Api):
+    """The simulated clock: `advance("PT6H")` returns once the fleet has produced the events up to then."""
+
+    def now(self) -> str:
+        return self.call("GET", "clock")["now"]
+
+    def state(self) -> dict[str, Any]:
+        return self.call("GET", "clock")
+
+    def advance(self, duration: str) -> dict[str, Any]:
+        return self.call("POST", "clock", json={"advance": duration})
+
+    def set(self, moment: str) -> dict[str, Any]:
+        return self.call("POST", "clock", json={"set": moment})
+
+    def stepped(self) -> dict[str, Any]:
+        return self.call("POST", "clock", json={"mode": "stepped"})
+
+
+class Mail(_Api):
+    """Mail the catcher caught."""
+
+    def messages(self, to: str | None = None, subject: str | None = None) -> list[dict[str, Any]]:
+        params = {key: value for key, value in (("to", to), ("subject", subject)) if value}
+        return self.call("GET", "mail", params=params)
+
+    def wait_for(self, count: int, timeout: float = 10.0, **filters: Any) -> list[dict[str, Any]]:
+        """Poll (with a deadline) until at least `count` messages match; mail is sent asynchronously."""
+        return _poll(lambda: self.messages(**filters), lambda found: len(found) >= count, timeout, f"{count} mail(s)")
+
+    def clear(self) -> None:
+        self.call("DELETE", "mail")
+
+
+class Journal(_Api):
+    """The request journal, with assertions a test can read."""
+
+    def requests(self, method: str | None = None, path: str | None = None, status: int | None = None) -> list[dict]:
+        params = {k: v for k, v in (("method", method), ("path", path), ("status", status)) if v is not None}
+        return self.call("GET", "requests", params=params)
+
+    def posts(self, path: str, where: Callable[[Any], bool] | None = None) -> list[dict[str, Any]]:
+        """POSTs to a path (e.g. `/service/tickets`, exactly, not its children) whose body passes `where`."""
+        wanted = "/" + path.strip("/")
+        found = []
+        for entry in self.requests(method="POST", path=wanted):
+            if entry["path"].split("/apis/3.0", 1)[-1].rstrip("/").casefold() != wanted.casefold():
+                continue
+            if where is None or where(entry["body"]):
+                found.append(entry)
+        return found
+
+    def assert_one_post(self, path: str, containing: str | None = None) -> dict[str, Any]:
+        """Exactly one POST to `path` (whose body mentions `containing`, e.g. a serial number)."""
+
+        def mentions(body: Any) -> bool:
+            return containing is None or containing in json.dumps(body)
+
+        found = self.posts(path, mentions)
+        about = f" mentioning {containing!r}" if containing else ""
+        assert len(found) == 1, f"expected exactly one POST to {path}{about}, found {len(found)}: {found}"
+        return found[0]
+
+    def clear(self) -> None:
+        self.call("DELETE", "requests")
+
+
+class Admin(_Api):
+    """The admin API of one `cwsim serve`: `admin.fleet`, `admin.clock`, `admin.mail`, `admin.journal`."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        super().__init__(url.rstrip("/") + "/_sim", headers)
+        self.fleet = Fleet(self.base_url, headers)
+        self.clock = Clock(self.base_url, headers)
+        self.mail = Mail(self.base_url, headers)
+        self.journal = Journal(self.base_url, headers)
+
+    @classmethod
+    def from_ready_file(cls, path: str | Path) -> Admin:
+        facts = json.loads(Path(path).read_text())
+        return cls(facts["url"], facts.get("admin_token"))
+
+    def reset(self) -> None:
+        self.call("POST", "reset")
+
+    def faults(self, *rules: dict[str, Any]) -> list[dict[str, Any]]:
+        """Add fault rules (see docs/faults.md); returns them with their ids."""
+        return self.call("POST", "faults", json=list(rules))
+
+
+def _poll(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = read()
+        if done(found):
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what}; got {found!r}"[:2000])
+        time.sleep(0.05)  # polling a server with a deadline
