@@ -95,7 +95,8 @@ def test_the_fleet_clock_mail_and_journal_fixtures(pytester: pytest.Pytester) ->
 
         def test_journal_assertion(cwsim, cwsim_journal):
             api = cwsim.session()
-            api.post("service/tickets", json={"summary": "Datto SIRIS 00012E94105B: Backup failed", "company": {"id": 1}})
+            summary = "Datto SIRIS 00012E94105B: Backup failed"
+            api.post("service/tickets", json={"summary": summary, "company": {"id": 1}})
             api.post("service/tickets", json={"summary": "Other", "company": {"id": 1}})
             cwsim_journal.assert_one_post("/service/tickets", containing="00012E94105B")
             try:
