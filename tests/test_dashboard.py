@@ -69,6 +69,30 @@ def test_values_from_requests_are_escaped(api: Api) -> None:
         assert "&lt;b&gt;nowhere&lt;/b&gt;" in text
 
 
+def section(html: str, name: str) -> str:
+    return html.split(f'data-section="{name}"')[1].split("</section>")[0]
+
+
+def test_configurations_meet_devices_by_serial_and_agreements_show_their_additions(api: Api) -> None:
+    device = api.world.fleet.fleet.devices[0]
+    configuration = {"name": "the appliance", "type": {"id": 1}, "company": {"id": 1}}
+    api.post("company/configurations", {**configuration, "serialNumber": device.serial.lower()})
+    api.post("company/configurations", {**configuration, "name": "a ghost", "serialNumber": "00012EFFFFFF"})
+    ticket = api.post("service/tickets", {"summary": "Backup failed", "company": {"id": 1}}).get_json()
+    api.post(f"service/tickets/{ticket['id']}/configurations", {"id": 1})
+    addition = {"product": {"id": 1}, "quantity": 3, "billCustomer": "Billable", "serialNumber": device.serial}
+    assert api.post("finance/agreements/2/additions", addition).status_code == 201
+    html = page(api)
+    configurations = section(html, "configurations")
+    assert device.name in configurations and device.model in configurations
+    assert "no device has this serial" in configurations
+    assert f"{len(api.world.fleet.fleet.devices) - 1} of {len(api.world.fleet.fleet.devices)}" in configurations
+    assert "the appliance" in section(html, "tickets")  # the configuration linked to the ticket
+    agreements = section(html, "agreements")
+    assert "1 addition<" in agreements and "DATTO-" in agreements and device.serial in agreements
+    assert agreements.index('<td class="num">2</td>') < agreements.index('<td class="num">1</td>')  # additions first
+
+
 def test_the_page_loads_nothing_from_elsewhere(api: Api) -> None:
     html = page(api)
     parser = Links()
@@ -101,11 +125,11 @@ def test_the_journal_filter(api: Api) -> None:
     api.get("service/tickets/999")
     api.post("service/tickets", {"summary": "a ticket", "company": {"id": 1}})
     html = page(api, "?status=404")
-    journal = html.split('data-section="journal"')[1].split("</section>")[0]
+    journal = section(html, "journal")
     assert "/service/tickets/999" in journal and journal.count('class="entry') == 1
     assert 'value="404"' in html  # the form shows the filter back
-    journal = page(api, "?method=post&path=TICKETS").split('data-section="journal"')[1]
-    assert journal.split("</section>")[0].count('class="entry') == 1
+    journal = section(page(api, "?method=post&path=TICKETS"), "journal")
+    assert journal.count('class="entry') == 1
     html = page(api, "?status=abc")
     assert "status must be a whole number" in html and html.count('class="entry') == 3
 

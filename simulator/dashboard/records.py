@@ -183,7 +183,7 @@ def configurations_model(world: World, devices: list[Record]) -> dict[str, Any]:
 
 
 def agreements_model(world: World) -> dict[str, Any]:
-    """Each agreement with its additions, newest first."""
+    """Each agreement with its additions, newest first; agreements with additions first."""
     tables = connectwise_tables(world, AGREEMENT_TABLES)
     companies, types, catalog = by_id(tables[COMPANIES]), by_id(tables[AGREEMENT_TYPES]), by_id(tables[CATALOG])
     additions: dict[int, list[Record]] = defaultdict(list)
@@ -202,6 +202,7 @@ def agreements_model(world: World) -> dict[str, Any]:
                 "additions": Capped.of([addition_row(a, catalog) for a in own[::-1]], ADDITIONS_SHOWN),
             }
         )
+    rows.sort(key=lambda row: (row["additions"].total == 0, row["id"]))
     return {
         "total": len(rows),
         "additions": len(tables[ADDITIONS]),

@@ -132,8 +132,8 @@ SECTIONS: tuple[Section, ...] = (
         lambda r: table_versions(r.world, AGREEMENT_TABLES),
         lambda r: agreements_model(r.world),
     ),
-    Section("mail", "Caught mail", mail_version, mail_model),
     Section("journal", "Request journal", journal_version, journal_model),
+    Section("mail", "Caught mail", mail_version, mail_model),
     Section("faults", "Fault rules", lambda r: r.world.state.views["faults"].view(), faults_model),
 )
 SECTIONS_BY_NAME = {section.name: section for section in SECTIONS}

@@ -38,7 +38,7 @@
   function say(text, state) {
     if (!live) return;
     live.textContent = text;
-    live.className = "live " + state;
+    live.className = "badge " + state;
   }
 
   async function refresh() {
