@@ -1,4 +1,4 @@
-"""The admin API's whole-world routes: GET/PUT /_sim/state and POST /_sim/tenant."""
+"""The admin API's whole-world routes: GET/PUT /_sim/state, GET /_sim/data.json and POST /_sim/tenant."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from .connectwise.errors import CwError
+from .connectwise.errors import CwError, bad_request
 from .connectwise.resources import error_response, json_response, read_json
 from .connectwise.tenant_file import TenantFileError, TenantSource, load_tenant
 from .state_problems import StateProblems
@@ -28,6 +28,19 @@ def state_blueprint(world: World) -> Blueprint:
     @blueprint.get("/state")
     def state_get() -> Response:
         return json_response(world.state.dump())
+
+    @blueprint.get("/data.json")
+    def data_json() -> Response:
+        """Every part's view: what the dashboard shows, as one document (`?parts=fleet,clock` for some)."""
+        names = [name.strip() for name in (request.args.get("parts") or "").split(",") if name.strip()] or None
+        unknown = [name for name in names or () if name not in world.state.views]
+        if unknown:
+            raise bad_request(
+                f"No part named {', '.join(unknown)}; the parts are {', '.join(world.state.views)}.", "parts"
+            )
+        response = json_response(world.state.view(names))
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @blueprint.put("/state")
     def state_put() -> Response:

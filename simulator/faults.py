@@ -19,6 +19,7 @@ Now = Callable[[], datetime]
 Lineage = Callable[[str], tuple[str, ...]]
 
 ADMIN_PREFIX = "/_sim"
+DASHBOARD_PATH = "/"
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SIMULATED, WALL = "simulated", "wall"
@@ -31,8 +32,8 @@ def wall_now() -> datetime:
 
 
 def is_admin_path(path: str) -> bool:
-    """`/_sim` and below: the control plane is never faulted."""
-    return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+    """`/_sim` and below, and the dashboard at `/`: the control plane is never faulted (nor journaled)."""
+    return path in (ADMIN_PREFIX, DASHBOARD_PATH) or path.startswith(ADMIN_PREFIX + "/")
 
 
 def connectwise_path(path: str) -> str | None:

@@ -112,6 +112,9 @@ class MailState:
     def dump(self) -> list[dict[str, Any]]:
         return [mail.as_json() for mail in self.mailbox.messages()]
 
+    def view(self) -> list[dict[str, Any]]:
+        return self.dump()
+
     def prepare(self, data: Any) -> Callable[[], None]:
         if not isinstance(data, list):
             raise StateProblems(["mail: must be a list of caught messages, as GET /_sim/state returns it."])

@@ -26,8 +26,10 @@ from .connectwise.endpoints import endpoint_index
 from .connectwise.errors import CwError
 from .connectwise.resources import ConnectWiseApi, connectwise_blueprint, error_response, json_response
 from .connectwise.routing import Router
+from .dashboard import dashboard_blueprint
 from .datto.portal import portal_blueprint
 from .fault_hooks import collection_lineage, install_fault_hooks
+from .faults import is_admin_path
 from .mail import SmtpCatcher
 from .proxy import LoopbackProxy
 from .state import read_state_file, save_state_file
@@ -40,7 +42,6 @@ DEFAULT_SMTP_PORT = 8025
 DEFAULT_THREADS = 8
 LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices stop(); not a wait for readiness
 CLIENT_ID = "cwsim-client"
-UNJOURNALED_PREFIXES = ("/_sim",)
 
 
 def create_app(world: World) -> Flask:
@@ -55,6 +56,7 @@ def create_app(world: World) -> Flask:
     app.register_blueprint(portal_blueprint(lambda: world.fleet, world.portal))
     app.register_blueprint(admin_blueprint(world))
     app.register_blueprint(state_blueprint(world))
+    app.register_blueprint(dashboard_blueprint(world))
     _add_journal(app, world)
     install_fault_hooks(app, world.faults, collection_lineage(router, collections))
 
@@ -100,7 +102,7 @@ def _add_journal(app: Flask, world: World) -> None:
 
     @app.after_request
     def journal(response: Response) -> Response:
-        if request.path.startswith(UNJOURNALED_PREFIXES):
+        if is_admin_path(request.path):  # the control plane and the dashboard: not what a client asked
             return response
         started = getattr(g, "cwsim_started", time.perf_counter())
         raw = request.get_data(cache=True)
@@ -190,6 +192,7 @@ class RunningServer:
         return {
             "url": self.url,
             "api_url": f"{self.url}/v4_6_release/apis/3.0",
+            "dashboard": f"{self.url}/",
             "host": self.options.host,
             "port": self.port,
             "companyId": settings.company_id,
@@ -287,6 +290,7 @@ def describe(facts: dict[str, Any]) -> str:
     lines = [
         "cwsim is serving a fake ConnectWise Manage",
         f"  URL            {facts['url']}",
+        f"  dashboard      {facts['dashboard']}",
         f"  API            {facts['api_url']}",
         f"  companyId      {facts['companyId']}" + (f"  (tenant {facts['tenant']})" if facts.get("tenant") else ""),
         f"  API keys       public {facts['publicKey']}  private {facts['privateKey']}",

@@ -21,6 +21,7 @@ from .journal import Journal
 from .mail import Mailbox, MailState
 from .state import ConnectWiseState, WorldState
 from .timekeeping import TimeKeeper
+from .views import ClockView, FaultsView, FleetView, JournalView
 
 
 @dataclass
@@ -66,6 +67,10 @@ class World:
         self.state = WorldState()
         self.state.register(ConnectWiseState(self))
         self.state.register(MailState(self.mailbox))
+        self.state.register_view(ClockView(self.time))
+        self.state.register_view(FleetView(self.fleet))
+        self.state.register_view(JournalView(self.journal))
+        self.state.register_view(FaultsView(self.faults))
 
     def _add_fleet(self) -> None:
         spec = self.options.fleet or FleetSpec(seed=self.options.seed)

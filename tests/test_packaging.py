@@ -45,3 +45,16 @@ def test_the_console_script_and_the_pytest_plugin_are_registered(wheel: zipfile.
     text = wheel.read(entry_points).decode()
     assert "cwsim = cwsim.scenarios.cli:main" in text
     assert "[pytest11]" in text and "cwsim.simulator.pytest_plugin" in text
+
+
+def test_the_dashboard_ships_its_templates_and_static_files(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    dashboard = ROOT / "simulator" / "dashboard"
+    shipped = sorted(
+        path.relative_to(dashboard).as_posix()
+        for path in dashboard.rglob("*")
+        if path.suffix in {".html", ".css", ".js"}
+    )
+    assert {"templates/dashboard/page.html", "static/dashboard.js", "static/dashboard.css"} <= set(shipped)
+    for name in shipped:
+        assert f"cwsim/simulator/dashboard/{name}" in names

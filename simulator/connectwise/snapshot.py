@@ -4,6 +4,8 @@ Records are stored as plain dicts; the only values JSON cannot carry are datetim
 in the schema's CwDateTime fields and in the `_dateEntered` / `_lastUpdated` stamps. They are
 written as ISO 8601 (UTC, `Z`) and read back from the same fields. A rule that stores a
 datetime anywhere else must add the field to INTERNAL_DATETIMES, or dumping refuses it.
+
+The view (`/_sim/data.json`, the dashboard) is the same JSON with stored secrets masked.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from ..clock import Clock
+from ..journal import REDACTED
 from ..state_problems import StateProblems
 from .backend import Backend, TenantSettings
 from .errors import flatten_messages
@@ -59,21 +62,64 @@ def settings_state(backend: Backend) -> dict[str, Any]:
     return settings_as_json(backend.settings)
 
 
-def store_state(backend: Backend) -> dict[str, Any]:
-    """Every table as `{"nextId": n, "records": [...]}`, records in id order."""
-    snapshot = backend.store.snapshot()
+def secret_fields(collection: Collection) -> frozenset[str]:
+    """Secrets the store keeps (write-only fields that are not transient: passwords)."""
+    return frozenset(
+        name
+        for name, schema_field in collection.loader.fields.items()
+        if schema_field.load_only and not schema_field.metadata.get("transient")
+    )
+
+
+class RecordViews:
+    """Each record's masked JSON, kept while the store holds that very record.
+
+    Records are never changed in place (an update stores a new dict), so a record seen before is
+    known by identity: viewing a table of thousands again costs only what changed since. Callers
+    must not change what they get.
+    """
+
+    def __init__(self) -> None:
+        self._tables: dict[str, dict[int, tuple[Record, dict[str, Any]]]] = {}
+
+    def records(self, collection: Collection, records: dict[int, Record]) -> list[dict[str, Any]]:
+        name = collection.table
+        seen = self._tables.get(name, {})
+        times, secrets = datetime_fields(collection), secret_fields(collection)
+        kept: dict[int, tuple[Record, dict[str, Any]]] = {}
+        out = []
+        for record_id, record in sorted(records.items()):
+            hit = seen.get(record_id)
+            shown = hit[1] if hit is not None and hit[0] is record else _record_json(name, record, times, secrets)
+            kept[record_id] = (record, shown)
+            out.append(shown)
+        self._tables[name] = kept  # drops what the store no longer holds
+        return out
+
+
+def store_state(
+    backend: Backend, names: Iterable[str] | None = None, views: RecordViews | None = None
+) -> dict[str, Any]:
+    """Every table (or the tables `names`) as `{"nextId": n, "records": [...]}`, records in id order.
+
+    With `views`, secrets are masked and each record's JSON is reused while it is unchanged.
+    """
+    snapshot = backend.store.snapshot(names)
     tables = {}
     for name, (records, next_id) in snapshot.items():
         collection = backend.collection(name)
-        times = datetime_fields(collection)
-        tables[name] = {
-            "nextId": next_id,
-            "records": [_record_json(name, record, times) for _, record in sorted(records.items())],
-        }
+        if views is not None:
+            shown = views.records(collection, records)
+        else:
+            times = datetime_fields(collection)
+            shown = [_record_json(name, record, times) for _, record in sorted(records.items())]
+        tables[name] = {"nextId": next_id, "records": shown}
     return tables
 
 
-def _record_json(table: str, record: Record, times: frozenset[str]) -> dict[str, Any]:
+def _record_json(
+    table: str, record: Record, times: frozenset[str], secrets: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     out = {}
     for name, value in record.items():
         if isinstance(value, datetime):
@@ -83,12 +129,23 @@ def _record_json(table: str, record: Record, times: frozenset[str]) -> dict[str,
                     "declare it (schemas.py) or add it to snapshot.INTERNAL_DATETIMES"
                 )
             value = iso(value)
+        elif name in secrets and value is not None:
+            value = REDACTED
         out[name] = value
     return out
 
 
 def connectwise_state(backend: Backend) -> dict[str, Any]:
     return {"settings": settings_state(backend), "tables": store_state(backend)}
+
+
+def connectwise_view(
+    backend: Backend, names: Iterable[str] | None = None, views: RecordViews | None = None
+) -> dict[str, Any]:
+    """The state without its secrets (API private keys, passwords): for data.json and the dashboard."""
+    settings = settings_state(backend)
+    settings["apiKeys"] = [{**key, "privateKey": REDACTED} for key in settings["apiKeys"]]
+    return {"settings": settings, "tables": store_state(backend, names, views or RecordViews())}
 
 
 # -- restoring --------------------------------------------------------------------------------

@@ -131,10 +131,12 @@ class Store:
         for listener in self.listeners:
             listener(event)
 
-    def snapshot(self) -> dict[str, tuple[dict[int, Record], int]]:
-        """A cheap, consistent copy of every table (records are immutable, so shallow is enough)."""
+    def snapshot(self, names: Iterable[str] | None = None) -> dict[str, tuple[dict[int, Record], int]]:
+        """A cheap, consistent copy of every table, or of the tables `names` (records are immutable, so
+        shallow is enough)."""
         with self.lock:
-            return {name: (dict(table.records), table.next_id) for name, table in self.tables.items()}
+            chosen = self.tables if names is None else {name: self.tables[name] for name in names}
+            return {name: (dict(table.records), table.next_id) for name, table in chosen.items()}
 
     def restore(self, snapshot: dict[str, tuple[dict[int, Record], int]]) -> None:
         """Put every table back as it was in `snapshot`; tables it does not name are emptied."""

@@ -25,6 +25,7 @@ from .sinks import DiscardSink, Sink
 SLICE_SECONDS = 3600  # simulated time per slice
 SLICE_EVENTS = 20_000  # engine events per slice at most, however much simulated time that is
 RECENT_EVENTS = 10_000
+HOUR = 3600
 
 
 class UnknownEntity(LookupError):
@@ -63,6 +64,7 @@ class FleetSimulation:
         self.slice_events = slice_events
         self.recent: deque[tuple[int, dict[str, Any]]] = deque(maxlen=RECENT_EVENTS)
         self.sequence = 0
+        self.revision = 0  # bumped by changes from outside the engine (a patch, an injection): views notice them
         self.engine = Engine(generate_fleet(spec, self.client_names, start))
         self._initial = self.snapshot()
 
@@ -233,6 +235,20 @@ class FleetSimulation:
                 "sink": self.sink.stats(),
             }
 
+    def alerts_per_hour(self, end: int, hours: int = 24) -> list[dict[str, Any]]:
+        """Alerts raised in each of the `hours` whole hours up to the one holding `end` (epoch seconds), oldest
+        first; from the truth log, so a fleet that keeps no truth counts none."""
+        first = end - end % HOUR - (hours - 1) * HOUR
+        counts = [0] * hours
+        with self.lock:
+            for alert in reversed(self.engine.truth.alerts):  # raised in time order: stop at the window's start
+                if alert.first_seen < first:
+                    break
+                index = (alert.first_seen - first) // HOUR
+                if index < hours:
+                    counts[index] += 1
+        return [{"hour": iso(first + index * HOUR), "raised": count} for index, count in enumerate(counts)]
+
     def device_rows(self, family: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             return [
@@ -295,6 +311,7 @@ class FleetSimulation:
                 )
             engine.check_space(device, moment)
             view = device_admin_json(device, moment, detailed=True)
+            self.revision += 1
         self.publish()
         return view
 
@@ -308,6 +325,7 @@ class FleetSimulation:
             asset = self.asset(device, volume) if volume else None
             incident = start_incident(engine, kind, device, asset, moment, duration, params)
             view = incident.as_json(iso)
+            self.revision += 1
         self.publish()
         return view
 
