@@ -19,6 +19,7 @@ from .settings import SettingsError, load_settings
 COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "check ConnectWise against the Datto setup guide; each failure with its fix"),
     "onboard": ("onboarding", "map each Datto device to a ConnectWise company and create its configuration"),
+    "bill": ("billing", "add the month's offsite overage to the agreements, idempotently"),
 }
 
 
