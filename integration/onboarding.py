@@ -23,7 +23,7 @@ from typing import Any
 
 from .conditions import where
 from .connections import api_url, integrator_client, member_client, portal_client
-from .connectwise import ConnectWiseClient, ConnectWiseError
+from .connectwise import ConnectWiseClient, ConnectWiseError, NotFound
 from .datto import DattoError, DattoPortalClient, Device
 from .managed_devices import bill_customer_flag
 from .mapping_file import DEFAULT_CONTACT, Choices, MappingFile, MappingFileError, load_mapping_file
@@ -242,6 +242,8 @@ class Onboarding:
         explicit = set(entry.said()) if entry is not None else set()
         resolved = self._resolve(company, layers, outcome, explicit)
         configuration_id = self._configuration(device, resolved, outcome)
+        if previous is not None and previous.agreement_id not in (None, getattr(resolved.agreement, "id", None)):
+            self._detach(configuration_id, previous, outcome)
         if resolved.agreement is not None:
             self._attach(configuration_id, resolved.agreement, outcome)
             if resolved.product is not None:
@@ -380,6 +382,24 @@ class Onboarding:
             return
         self.client.post(path, {"id": configuration_id})
         outcome.changes.append(f'attached to agreement "{agreement.name}"')
+
+    def _detach(self, configuration_id: int | None, previous: DeviceMapping, outcome: DeviceOutcome) -> None:
+        """A device is attached to one agreement: the one it was attached to before lets it go."""
+        name = previous.extra.get("agreement_name") or f"#{previous.agreement_id}"
+        path = f"finance/agreements/{previous.agreement_id}/configurations"
+        if configuration_id is None or not any(_linked_id(link) == configuration_id for link in self._links(path)):
+            return
+        if self.dry_run:
+            outcome.changes.append(f'would detach it from agreement "{name}"')
+            return
+        self.client.delete(f"{path}/{configuration_id}", missing_ok=True)
+        outcome.changes.append(f'detached from agreement "{name}"')
+
+    def _links(self, path: str) -> list[dict[str, Any]]:
+        try:
+            return list(self.client.iterate(path))
+        except NotFound:  # the agreement is gone
+            return []
 
     def _addition(self, device: Device, resolved: Resolved, outcome: DeviceOutcome) -> None:
         """The product as an addition of 1 for the device, once (an uncancelled one with its serial is enough)."""

@@ -182,6 +182,17 @@ def test_choices_from_the_mapping_file_defaults_and_entries(cwsim, truth, settin
     again = run_onboarding(settings, load_mapping_file(mapping_path))
     assert writes(cwsim) == [] and not again.errors
 
+    # Mapped to no agreement now: the device leaves the one it was attached to, once.
+    mapping_path.write_text(mapping_path.read_text().replace("agreement: Backup Services", "agreement: none"))
+    detached = run_onboarding(settings, load_mapping_file(mapping_path))
+    outcome = next(o for o in detached.outcomes if o.serial == special)
+    assert outcome.changes == ['detached from agreement "Backup Services"']
+    assert client.get(f"finance/agreements/{agreement['id']}/configurations") == []
+    assert registry(settings).get(special).agreement_id is None
+    clear_journal(cwsim)
+    run_onboarding(settings, load_mapping_file(mapping_path))
+    assert writes(cwsim) == []
+
 
 def test_a_choice_that_names_nothing_is_an_error_naming_its_line(cwsim, truth, settings, tmp_path: Path) -> None:
     serial = sorted(s for s, row in truth.items() if row["nameVariant"] == "exact")[0]
