@@ -318,18 +318,16 @@ class Onboarding:
                 )
             outcome.notes.append(f'{company.name} has no agreement "{wanted_agreement}": none attached')
         product = choose("product", lambda text: self.records.product(text) if text else None)
-        board = choose(
-            "board",
-            lambda name: self.records.board(
-                name,
-                layers.value("status") or "",
-                layers.value("device_type") or "",
-                layers.value("agent_type") or "",
-                layers.value("subtype") or "",
-            ),
+        board = choose("board", self.records.board)
+        on_board = BoardChoice(
+            board,
+            choose("status", lambda text: self.records.on_board(board, "statuses", text or "")),
+            choose("device_type", lambda text: self.records.on_board(board, "types", text or "")),
+            choose("agent_type", lambda text: self.records.on_board(board, "types", text or "")),
+            choose("subtype", lambda text: self.records.on_board(board, "subtypes", text or "")),
         )
         return Resolved(
-            company, contact, agreement, product, board, layers.value("device_route"), layers.value("agent_route")
+            company, contact, agreement, product, on_board, layers.value("device_route"), layers.value("agent_route")
         )
 
     def _configuration(self, device: Device, resolved: Resolved, outcome: DeviceOutcome) -> int | None:

@@ -169,34 +169,26 @@ class OnboardingRecords:
             self._products[identifier] = self._one("procurement/catalog", "identifier", identifier, "product")
         return self._products[identifier]
 
-    def board(self, name: str, status: str, device_type: str, agent_type: str, subtype: str) -> BoardChoice:
-        """The board and, on it, the status and the optional types and subtype ("" = none)."""
+    def board(self, name: str) -> Named:
         key = normal_name(name)
         if key not in self._boards:
             self._boards[key] = self._one("service/boards", "name", name, "service board")
         board = self._boards[key]
+        return Named(board["id"], str(board["name"]))
 
-        def child(kind: str, text: str) -> Named | None:
-            if not text:
-                return None
-            cache_key = (board["id"], kind)
-            if cache_key not in self._board_children:
-                self._board_children[cache_key] = list(self.client.iterate(f"service/boards/{board['id']}/{kind}"))
-            records = self._board_children[cache_key]
-            found = [r for r in records if normal_name(str(r.get("name") or "")) == normal_name(text)]
-            if len(found) != 1:
-                there = _listing([str(r.get("name")) for r in records])
-                what = "status" if kind == "statuses" else kind[:-1]
-                raise ChoiceError(f'{what} "{text}" is not on board "{name}" (there: {there})')
-            return Named(found[0]["id"], str(found[0]["name"]))
-
-        chosen_status = child("statuses", status)
-        if chosen_status is None:
-            raise ChoiceError(f'board "{name}": a status for the new tickets is required')
-        return BoardChoice(
-            Named(board["id"], str(board["name"])),
-            chosen_status,
-            child("types", device_type),
-            child("types", agent_type),
-            child("subtypes", subtype),
-        )
+    def on_board(self, board: Named, kind: str, text: str) -> Named | None:
+        """The board's status, type or subtype (`kind`: statuses, types, subtypes) named `text`; None for ""."""
+        if not text:
+            if kind == "statuses":
+                raise ChoiceError(f'board "{board.name}": a status for the new tickets is required')
+            return None
+        cache_key = (board.id, kind)
+        if cache_key not in self._board_children:
+            self._board_children[cache_key] = list(self.client.iterate(f"service/boards/{board.id}/{kind}"))
+        records = self._board_children[cache_key]
+        found = [r for r in records if normal_name(str(r.get("name") or "")) == normal_name(text)]
+        if len(found) != 1:
+            there = _listing([str(r.get("name")) for r in records])
+            what = "status" if kind == "statuses" else kind[:-1]
+            raise ChoiceError(f'{what} "{text}" is not on board "{board.name}" (there: {there})')
+        return Named(found[0]["id"], str(found[0]["name"]))

@@ -194,17 +194,26 @@ def test_choices_from_the_mapping_file_defaults_and_entries(cwsim, truth, settin
     assert writes(cwsim) == []
 
 
-def test_a_choice_that_names_nothing_is_an_error_naming_its_line(cwsim, truth, settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("choice", "message"),
+    [
+        ("contact: Nobody Atall", 'contact "Nobody Atall": '),
+        ("status: Parked", 'status "Parked" is not on board "Datto Alerts" (there: "New", "In Progress", '),
+        ("board: Nowhere", 'service board "Nowhere" does not exist (there: '),
+        ("product: NO-SUCH-SKU", 'product "NO-SUCH-SKU" does not exist'),
+        ("agreement: Gold Support", 'agreement "Gold Support": '),
+    ],
+)
+def test_a_choice_that_names_nothing_is_an_error_naming_its_line(
+    cwsim, truth, settings, tmp_path: Path, choice: str, message: str
+) -> None:
     serial = sorted(s for s, row in truth.items() if row["nameVariant"] == "exact")[0]
     mapping_path = tmp_path / "mapping.yaml"
-    mapping_path.write_text(f'devices:\n  "{serial}":\n    contact: Nobody Atall\n')
+    mapping_path.write_text(f'defaults:\n  board: Datto Alerts\ndevices:\n  "{serial}":\n    {choice}\n')
     report = run_onboarding(settings, load_mapping_file(mapping_path))
     (error,) = report.errors
     assert error.serial == serial
-    assert (
-        error.reason.startswith(f'{mapping_path}:3: contact "Nobody Atall": ')
-        and "has no contact of that name" in error.reason
-    )
+    assert error.reason.startswith(f"{mapping_path}:5: {message}"), error.reason
     assert registry(settings).get(serial) is None
 
 
