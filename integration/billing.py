@@ -198,18 +198,19 @@ class OverageBilling:
         if not agreement.get("id"):  # a dry run's agreement-to-be: nothing on it yet
             line.state = "added"
             return
+        found_agreement = line.detail
         for attempt in range(2):
+            line.detail = found_agreement
             try:
-                self.settle(device, mapping, line, agreement, product)
+                self.settle(device, line, agreement, product)
                 return
             except InvalidObject as error:
                 # Invoiced between our read and our write: read again and settle the difference.
                 if attempt or not any(problem.code == "Invoiced" for problem in error.errors):
                     raise
 
-    def settle(
-        self, device: Device, mapping: DeviceMapping, line: BilledDevice, agreement: dict[str, Any], product: Product
-    ) -> None:
+    def settle(self, device: Device, line: BilledDevice, agreement: dict[str, Any], product: Product) -> None:
+        """Make the month's additions for the device add up to its units, editing only uninvoiced ones."""
         path = f"finance/agreements/{agreement['id']}/additions"
         existing = self.client.get(
             path,
@@ -223,16 +224,17 @@ class OverageBilling:
                 "pageSize": 100,
             },
         )
-        invoiced = [a for a in existing if a.get("billedQuantity") is not None]
-        open_ = [a for a in existing if a.get("billedQuantity") is None]
+        # ConnectWise shows what an invoice billed of an addition; an addition never invoiced has none.
+        invoiced = [a for a in existing if a.get("billedQuantity")]
+        open_ = [a for a in existing if not a.get("billedQuantity")]
         billed = round(sum(float(a.get("quantity") or 0) for a in invoiced if not a.get("cancelledDate")))
         owed = line.units - billed
-        if billed and owed > 0:
-            line.detail = f"{billed} invoiced already, {owed} on a new line"
-        elif billed:
-            line.detail = f"{billed} invoiced already"
+        notes = [line.detail] if line.detail else []
+        if billed:
+            notes.append(f"{billed} invoiced already" + (f", {owed} on a new line" if owed > 0 else ""))
         if owed < 0:
-            line.detail += f", {-owed} more than owed now: not credited (a credit is a person's call)"
+            notes.append(f"{-owed} more than owed now: not credited (a credit is a person's call)")
+        line.detail = "; ".join(notes)
         live = [a for a in open_ if not a.get("cancelledDate")]
         keep = (live or open_)[0] if open_ and owed > 0 else None
         for addition in open_:

@@ -169,6 +169,31 @@ def test_an_invoiced_addition_is_left_alone_and_the_difference_added(cwsim, flee
     assert all(entry["path"].endswith(f"/additions/{extra['id']}") for entry in writes(cwsim))
 
 
+def test_an_addition_invoiced_between_the_read_and_the_write_gets_only_the_difference(cwsim, fleet, settings) -> None:
+    serial = fleet["SIRIS"]
+    set_device(cwsim, serial, used=3 * TB, included=1 * TB)
+    bill_month(settings, OCTOBER)
+    set_device(cwsim, serial, used=5 * TB)
+    client = integrator_client(settings)
+    read = client.get
+    invoiced: list[int] = []
+
+    def get(path, params=None, **options):
+        answer = read(path, params, **options)
+        if path.endswith("/additions") and not invoiced:  # someone runs the invoice just after our read
+            invoiced.extend(addition["id"] for addition in answer)
+            for addition_id in invoiced:
+                cwsim.admin().post(f"additions/{addition_id}/invoice").raise_for_status()
+        return answer
+
+    client.get = get
+    report = bill_month(settings, OCTOBER, client=client)
+    assert (
+        line(report, serial).state == "added" and line(report, serial).detail == "2 invoiced already, 2 on a new line"
+    )
+    assert [(a["quantity"], a.get("billedQuantity")) for a in additions(settings, serial)] == [(2.0, 2.0), (2.0, None)]
+
+
 def test_zero_units_cancel_an_uninvoiced_addition_and_more_revive_it(cwsim, fleet, settings) -> None:
     serial = fleet["ALTO"]
     set_device(cwsim, serial, used=700 * GB, included=500 * GB)
