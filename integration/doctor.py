@@ -155,10 +155,8 @@ class Doctor:
         self.report = DoctorReport(site_url(settings), settings.connectwise.company_id, self.username, bool(member))
         self.login_works = False
         self.login_sees_all = False  # All Records proven or at least not disproven
-        self.denied_apis: set[str] = set()
         self.system_info: dict[str, Any] | None = None
         self.member_works = False
-        self.login_record: dict[str, Any] | None = None
 
     def add(self, *checks: DoctorCheck) -> None:
         self.report.checks.extend(checks)
@@ -292,7 +290,6 @@ class Doctor:
             try:
                 self.integrator.get(probe.path, {"pageSize": 1})
             except PermissionDenied:
-                self.denied_apis.add(probe.label)
                 self.add(
                     DoctorCheck(
                         f"api.{probe.flag}",
@@ -415,7 +412,7 @@ class Doctor:
                 )
             )
             return
-        record = self.login_record = logins[0]
+        record = logins[0]
         stored = str(record.get("username"))
         if stored == GUIDE_USERNAME:
             self.add(
