@@ -16,7 +16,11 @@ from .settings import SettingsError, load_settings
 
 # subcommand -> (module, one-line help). A module exposes `add_arguments(parser)` and
 # `main(args, settings) -> int`.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "doctor": ("doctor", "check ConnectWise against the Datto setup guide; each failure with its fix"),
+    "onboard": ("onboarding", "map each Datto device to a ConnectWise company and create its configuration"),
+    "bill": ("billing", "add the month's offsite overage to the agreements, idempotently"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,14 @@ CREATE TABLE IF NOT EXISTS unmatched (
 """
 
 
+REGISTRY_FILE = "devices.sqlite3"
+
+
+def registry_path(state_dir: str | Path) -> Path:
+    """Where the registry lives in the integration's state folder (`settings.state_dir`)."""
+    return Path(state_dir) / REGISTRY_FILE
+
+
 @dataclass
 class DeviceMapping:
     """Everything the integration needs to act for one appliance in ConnectWise."""

@@ -92,9 +92,13 @@ class AlertSettings:
 class OnboardingSettings:
     configuration_type: str = "Datto Appliance"
     mapping_file: str = ""  # YAML: serial or client name -> company, contact, agreement, product, board...
-    default_contact: str = ""
-    default_agreement: str = ""
-    default_product: str = ""
+    default_contact: str = ""  # "" = the company's default contact; else a contact's name
+    default_agreement: str = ""  # an agreement's name or an agreement type's name ("" = none)
+    default_product: str = ""  # a catalog identifier: an addition of 1 per device on the agreement
+    # The managed-device integration to follow ("" = the one whose integrator login is ours), and
+    # what billFlag to set when it cannot be read (it needs API member keys).
+    managed_devices_integration: str = ""
+    bill_customer: bool = True
 
 
 @dataclass
@@ -104,6 +108,12 @@ class BillingSettings:
     alto_product: str = "DATTO-ALTO-OVG-500GB"
     binary_units: bool = False  # decimal (1 TB = 10^12 bytes) unless set
     bill_at_month_end: bool = True  # while `run` is running, by the wall clock
+    siris_price: float = 0.0  # per unit; 0 = the catalog product's price
+    alto_price: float = 0.0
+    # servicePlan text -> included offsite ("500 GB", "2 TB") or "none" (no overage). The portal
+    # names a plan but gives no allowance field; plans not listed here are read by billing's
+    # built-in patterns, and a plan neither knows is reported, never billed.
+    plans: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -149,12 +159,25 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
             return float(value)
         if kind is Secret:
             return Secret(value.reveal() if isinstance(value, Secret) else str(value))
+        if getattr(kind, "__origin__", None) is dict:
+            return _text_table(value)
         if isinstance(value, dict | list):
             raise ValueError(value)
         return str(value)
     except ValueError as error:
         expected = {bool: "true or false", int: "a whole number", float: "a number"}.get(kind, "text")
+        if getattr(kind, "__origin__", None) is dict:
+            expected = "a mapping of text to text (in a variable: a JSON object)"
         raise SettingsError(f"{where}: expected {expected}, got {value!r}") from error
+
+
+def _text_table(value: Any) -> dict[str, str]:
+    """A mapping of text to text, from a file's mapping or a variable's JSON object."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else {}
+    if not isinstance(value, Mapping) or any(isinstance(item, dict | list) for item in value.values()):
+        raise ValueError(value)
+    return {str(key): str(item) for key, item in value.items()}
 
 
 def _apply(target: Any, values: Mapping[str, Any], where: str) -> None:
@@ -195,6 +218,12 @@ def _validate(settings: Settings) -> None:
     for name, port in (("intake.port", settings.intake.port), ("smtp.port", settings.smtp.port)):
         if not 0 <= port <= 65535:
             raise SettingsError(f"{name} must be between 0 and 65535, not {port}")
+    for name, price in (
+        ("billing.siris_price", settings.billing.siris_price),
+        ("billing.alto_price", settings.billing.alto_price),
+    ):
+        if not price >= 0:
+            raise SettingsError(f"{name} must be 0 (the catalog's price) or more, not {price}")
 
 
 def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

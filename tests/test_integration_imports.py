@@ -5,7 +5,20 @@ from __future__ import annotations
 import subprocess
 import sys
 
-MODULES = ("conditions", "connectwise", "datto", "outbox", "transport")
+MODULES = (
+    "billing",
+    "cli",
+    "conditions",
+    "connections",
+    "connectwise",
+    "datto",
+    "doctor",
+    "mapping_file",
+    "onboarding",
+    "outbox",
+    "overage",
+    "transport",
+)
 FORBIDDEN = ("cwsim.simulator", "cwsim.scenarios", "faker")
 
 

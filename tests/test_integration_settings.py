@@ -67,3 +67,17 @@ def test_secrets_never_show_in_text_reprs_logs_or_the_redacted_view(caplog: pyte
     shown = caplog.text + str(settings) + repr(settings) + str(redacted(settings))
     assert "hunter2" not in shown and "pw9" not in shown
     assert redacted(settings)["connectwise"]["integrator_password"] == "***"
+
+
+def test_billing_prices_and_plans(tmp_path: Path) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text('billing:\n  siris_price: 99.5\n  plans:\n    "SIRIS Gold": 2 TB\n    "SIRIS Bronze": none\n')
+    settings = load_settings(path, environ={"CWSIM_BILLING_ALTO_PRICE": "40"})
+    assert (settings.billing.siris_price, settings.billing.alto_price) == (99.5, 40.0)
+    assert settings.billing.plans == {"SIRIS Gold": "2 TB", "SIRIS Bronze": "none"}
+    from_variable = load_settings(environ={"CWSIM_BILLING_PLANS": '{"ALTO Silver": "500 GB"}'})
+    assert from_variable.billing.plans == {"ALTO Silver": "500 GB"}
+    with pytest.raises(SettingsError, match=r"billing\.plans: expected a mapping of text to text"):
+        load_settings(environ={"CWSIM_BILLING_PLANS": "2 TB"})
+    with pytest.raises(SettingsError, match=r"billing\.siris_price must be 0"):
+        load_settings(environ={"CWSIM_BILLING_SIRIS_PRICE": "-1"})
