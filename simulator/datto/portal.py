@@ -12,9 +12,6 @@ import binascii
 import hashlib
 import hmac
 import math
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +19,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..connectwise.resources import json_response
+from ..rate_limit import RateLimiter
 from .alerts import iso
 from .catalog import Family, PlanKind
 from .engine import last_backup, last_screenshot, latest_offsite
@@ -42,33 +40,6 @@ class PortalError(Exception):
         self.status = status
         self.message = message
         self.headers = headers or {}
-
-
-class RateLimiter:
-    """At most `limit` requests per `window` seconds per key, over a sliding window of wall time."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self.lock = threading.Lock()
-        self.seen: dict[str, deque[float]] = {}
-
-    def retry_after(self, key: str, limit: int, window: float) -> float | None:
-        """Record a request by `key`; None if it is allowed, else the seconds until it would be."""
-        if limit <= 0:
-            return None
-        now = self.clock()
-        with self.lock:
-            seen = self.seen.setdefault(key, deque())
-            while seen and seen[0] <= now - window:
-                seen.popleft()
-            if len(seen) >= limit:
-                return seen[0] + window - now
-            seen.append(now)
-            return None
-
-    def reset(self) -> None:
-        with self.lock:
-            self.seen.clear()
 
 
 class Portal:
