@@ -41,6 +41,14 @@ def redact(value: Any) -> Any:
 SECRET_IN_TEXT = re.compile(r'("(?:' + "|".join(SECRET_KEYS) + r')"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?$)', re.IGNORECASE)
 
 
+SECRET_IN_QUERY = re.compile(r"(?:^|(?<=&))(" + "|".join(SECRET_KEYS) + r")=[^&]*", re.IGNORECASE)
+
+
+def redact_query(query: str) -> str:
+    """A query string with the values of secret-looking parameters masked."""
+    return SECRET_IN_QUERY.sub(lambda match: f"{match.group(1)}={REDACTED}", query) if "=" in query else query
+
+
 def journal_body(raw: bytes, limit: int = DEFAULT_BODY_LIMIT, full_size: int | None = None) -> Any:
     """A request body as the journal shows it: parsed and redacted, or redacted text cut at `limit`."""
     if not raw:
@@ -72,6 +80,7 @@ class JournalEntry:
     duration_ms: float
     raw_body: bytes
     body_limit: int
+    fault: int | None = None  # the fault rule that touched it
 
     @property
     def body(self) -> Any:
@@ -83,12 +92,13 @@ class JournalEntry:
             "time": format_cw_datetime(self.moment),
             "method": self.method,
             "path": self.path,
-            "query": self.query,
+            "query": redact_query(self.query),
             "status": self.status,
             "request_bytes": self.request_bytes,
             "response_bytes": self.response_bytes,
             "duration_ms": round(self.duration_ms, 3),
             "body": self.body,
+            **({"fault": self.fault} if self.fault is not None else {}),
         }
 
 
@@ -129,6 +139,7 @@ class Journal:
         response_bytes: int,
         duration_ms: float,
         raw_body: bytes,
+        fault: int | None = None,
     ) -> None:
         kept = raw_body[: self.body_limit]
         with self._lock:
@@ -146,6 +157,7 @@ class Journal:
                     duration_ms,
                     kept,
                     self.body_limit,
+                    fault,
                 )
             )
 

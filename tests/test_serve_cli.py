@@ -35,11 +35,15 @@ def test_the_ready_file_tells_a_client_everything_it_needs(served) -> None:
     assert requests.get(facts["url"] + "/_sim/health", timeout=5).json()["status"] == "ok"
 
 
-def test_it_prints_the_same_facts_in_one_readable_block(served) -> None:
+def test_it_prints_the_same_facts_in_one_readable_block_less_the_secrets(served) -> None:
     served.stop()
     printed = served.log()
-    for fact in (served.facts["url"], served.facts["api_url"], "cwsim-public", "cwsim-private", "dattoCW"):
+    facts = served.facts
+    for fact in (facts["url"], facts["api_url"], facts["fault_proxy_api_url"], "cwsim-public", "dattoCW"):
         assert fact in printed
+    for secret in (facts["privateKey"], facts["integrator"]["password"], facts["portal"]["secretKey"]):
+        assert secret not in printed, "secrets are only in the ready file and GET /_sim/state"
+    assert "ready file" in printed
 
 
 @pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 JSON_TYPE = "application/json; charset=utf-8"
 HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 PAGING_PARAMS = {"page", "pageid"}
+MAX_JSON_DEPTH = 64  # as deep as .NET's JSON readers go by default; orjson cannot write past ~250 anyway
+JSON_MIMETYPES = frozenset({"application/json", "text/json"})
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -38,14 +40,55 @@ def error_response(error: CwError) -> Response:
 
 
 def read_json() -> Any:
-    """The request body as JSON, or a 400 saying why it is not."""
+    """The request body as JSON, or a 4xx saying why it is not (400 invalid or too deep, 415 not JSON)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return None
+    mimetype = request.mimetype
+    if mimetype and mimetype not in JSON_MIMETYPES and not mimetype.endswith("+json"):
+        raise CwError(
+            415,
+            "UnsupportedMediaType",
+            f"The request body must be JSON (Content-Type: application/json), not {mimetype}.",
+            [
+                {
+                    "code": "InvalidField",
+                    "message": "Send application/json.",
+                    "resource": "request",
+                    "field": "Content-Type",
+                }
+            ],
+        )
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
+    except RecursionError as error:
+        raise too_deep() from error
     except (ValueError, UnicodeDecodeError) as error:
         raise bad_request(f"The request body is not valid JSON: {error}", "body") from error
+    if raw.count(b"[") + raw.count(b"{") >= MAX_JSON_DEPTH and nesting_exceeds(document, MAX_JSON_DEPTH):
+        raise too_deep()
+    return document
+
+
+def too_deep() -> CwError:
+    return bad_request(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.", "body")
+
+
+def nesting_exceeds(document: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` deep (without recursion)."""
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 class Params:
