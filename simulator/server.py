@@ -74,9 +74,13 @@ def create_app(world: World, admin_token: str | None = None, max_body_bytes: int
     app.extensions["cwsim.lineage"] = lineage
 
     @app.before_request
-    def admin_bodies_may_be_larger() -> None:
+    def body_limit() -> None:
+        """Admin documents (a whole state) may be larger; an oversized body is refused before it is read."""
         if is_admin_path(request.path):
             request.max_content_length = max(MAX_ADMIN_BODY_BYTES, max_body_bytes)
+        limit = request.max_content_length
+        if request.content_length is not None and limit is not None and request.content_length > limit:
+            raise RequestEntityTooLarge()
 
     _add_journal(app, world)
     install_fault_hooks(app, world.faults, lineage)

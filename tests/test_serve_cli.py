@@ -139,7 +139,7 @@ def test_it_serves_a_tenant_file_and_its_credentials_are_in_the_ready_file(tmp_p
 
 def test_state_is_saved_on_a_clean_stop_and_restored_at_the_next_start(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    command = cwsim_command("serve", "--port", "0", "--companies", "3", "--state", str(state))
+    command = cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--companies", "3", "--state", str(state))
     first = start("first", command, workdir=tmp_path)
     facts = first.facts
     headers = {"Authorization": basic_auth("cwsim", facts["publicKey"], facts["privateKey"]), "clientId": "x"}
