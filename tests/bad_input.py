@@ -66,6 +66,13 @@ def json_body_cases(limit: int, method: str = "POST") -> list[BadInput]:
         BadInput("a lone surrogate escape", method, b'{"summary": "\\ud800"}', 400, JSON),
         BadInput("an infinite number", method, b'{"summary": "x", "id": 1e400, "company": {"id": 1e400}}', 400, JSON),
         BadInput("NaN", method, b'{"summary": "x", "company": {"id": NaN}}', 400, JSON),
+        BadInput(
+            "a 20-digit integer in a free-form field",
+            method,
+            b'{"summary": "x", "company": {"id": 1}, "customFields": [{"id": 99999999999999999999}]}',
+            400,
+            JSON,
+        ),
         BadInput("a 400-digit number", method, b'{"summary": "x", "company": {"id": ' + b"9" * 400 + b"}}", 400, JSON),
     ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 PAGING_PARAMS = {"page", "pageid"}
 MAX_JSON_DEPTH = 64  # as deep as .NET's JSON readers go by default; orjson cannot write past ~250 anyway
 JSON_MIMETYPES = frozenset({"application/json", "text/json"})
+INT64 = range(-(2**63), 2**63)  # .NET's long; orjson cannot write a larger integer back either
+LONG_DIGITS = re.compile(rb"\d{19}")
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -65,8 +68,11 @@ def read_json() -> Any:
         raise too_deep() from error
     except (ValueError, UnicodeDecodeError) as error:
         raise bad_request(f"The request body is not valid JSON: {error}", "body") from error
-    if raw.count(b"[") + raw.count(b"{") >= MAX_JSON_DEPTH and nesting_exceeds(document, MAX_JSON_DEPTH):
-        raise too_deep()
+    # Both checks walk the document; the byte scans before them keep ordinary bodies off that path.
+    if raw.count(b"[") + raw.count(b"{") >= MAX_JSON_DEPTH or LONG_DIGITS.search(raw):
+        problem = out_of_bounds(document, MAX_JSON_DEPTH)
+        if problem is not None:
+            raise bad_request(f"The request body {problem}.", "body")
     return document
 
 
@@ -74,8 +80,9 @@ def too_deep() -> CwError:
     return bad_request(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.", "body")
 
 
-def nesting_exceeds(document: Any, limit: int) -> bool:
-    """Whether arrays and objects nest more than `limit` deep (without recursion)."""
+def out_of_bounds(document: Any, depth_limit: int) -> str | None:
+    """What in a JSON document no ConnectWise server takes: nesting past `depth_limit`, an integer past
+    64 bits. Walked without recursion."""
     stack = [(document, 1)]
     while stack:
         value, depth = stack.pop()
@@ -84,11 +91,13 @@ def nesting_exceeds(document: Any, limit: int) -> bool:
         elif isinstance(value, list):
             children = value
         else:
+            if isinstance(value, int) and value not in INT64:
+                return f"has an integer outside the 64-bit range ({str(value)[:30]}...)"
             continue
-        if depth > limit:
-            return True
+        if depth > depth_limit:
+            return f"is nested more than {depth_limit} levels deep"
         stack.extend((child, depth + 1) for child in children)
-    return False
+    return None
 
 
 class Params:
