@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -285,3 +286,38 @@ def test_bad_triggers_are_refused_naming_the_field(api: Api, rule: dict[str, Any
 def test_a_gate_takes_no_trigger(api: Api) -> None:
     found = problems(api, {"trigger": {"on": "closed_ticket_write"}, "effect": {"kind": "rate_limit", "requests": 1}})
     assert "takes no trigger" in found["trigger"]
+
+
+NEW_EFFECTS = [
+    {"kind": "malformed_json"},
+    {"kind": "latency", "delay_distribution": {"type": "uniform", "lower_ms": 1, "upper_ms": 2}},
+    {"kind": "rate_limit", "requests": 1, "per_s": 3600},
+    {"kind": "connection_reset", "at": "request"},
+    {"kind": "empty_response"},
+    {"kind": "dribble", "duration_ms": 10},
+]
+
+
+@pytest.mark.parametrize("clock", ["simulated", "wall"])
+@pytest.mark.parametrize("effect", NEW_EFFECTS, ids=lambda effect: effect["kind"])
+def test_every_new_kind_keeps_to_its_window_on_its_own_clock(effect: dict[str, Any], clock: str) -> None:
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    now = {"simulated": start, "wall": start + timedelta(days=400)}
+    book = FaultBook(simulated=lambda: now["simulated"], wall=lambda: now["wall"])
+    book.add(load_fault_rules({"effect": effect, "window": {"duration_s": 30, "clock": clock}}, COLLECTIONS))
+    connection = effect["kind"] in ("connection_reset", "empty_response", "dribble")
+
+    def fires() -> bool:
+        request = FaultRequest("GET", "/v4_6_release/apis/3.0/service/boards", client=lambda: "user:x")
+        decision = book.decide(request, connection=connection)
+        return decision is not None and (effect["kind"] != "rate_limit" or decision.answer_now is not None)
+
+    if effect["kind"] == "rate_limit":
+        assert not fires(), "the first request is under the limit"
+    assert fires()
+    other = "wall" if clock == "simulated" else "simulated"
+    now[other] += timedelta(hours=5)
+    assert fires(), "the other clock does not end the window"
+    now[clock] += timedelta(seconds=30)
+    assert not fires(), "its own clock does"
+    assert book.decide(FaultRequest("GET", "/x"), connection=not connection) is None, "the other side never decides it"
