@@ -73,13 +73,20 @@ def create_app(world: World, admin_token: str | None = None, max_body_bytes: int
     lineage = collection_lineage(router, collections)
     app.extensions["cwsim.lineage"] = lineage
 
+    admin_limit = max(MAX_ADMIN_BODY_BYTES, max_body_bytes)
+
     @app.before_request
     def body_limit() -> None:
-        """Admin documents (a whole state) may be larger; an oversized body is refused before it is read."""
-        if is_admin_path(request.path):
-            request.max_content_length = max(MAX_ADMIN_BODY_BYTES, max_body_bytes)
-        limit = request.max_content_length
-        if request.content_length is not None and limit is not None and request.content_length > limit:
+        """Admin documents (a whole state) may be larger; an oversized body is refused before it is read.
+
+        Reads the WSGI environ directly: this runs on every request, and the request's properties cost more.
+        """
+        environ = request.environ
+        limit = max_body_bytes
+        if is_admin_path(environ.get("PATH_INFO", "")):
+            request.max_content_length = limit = admin_limit
+        length = environ.get("CONTENT_LENGTH")
+        if length and length.isdigit() and int(length) > limit:
             raise RequestEntityTooLarge()
 
     _add_journal(app, world)

@@ -50,7 +50,8 @@ def read_json(int64: bool = False) -> Any:
     raw = request.get_data(cache=True)
     if not raw.strip():
         return None
-    mimetype = request.mimetype
+    content_type = request.environ.get("CONTENT_TYPE")
+    mimetype = request.mimetype if content_type and not content_type.startswith("application/json") else None
     if mimetype and mimetype not in JSON_MIMETYPES and not mimetype.endswith("+json"):
         raise CwError(
             415,
