@@ -3,6 +3,7 @@ and odd strings stored verbatim."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -63,8 +64,8 @@ def test_bad_requests_on_the_datto_portal_api(cwsim: Cwsim, case: BadInput) -> N
     if case.expected != 413:  # an oversized body is refused before anything else
         response = send(portal["url"] + "/device", case, {})
         assert response.status_code == 401, "negative control: without its Basic auth the portal refuses first"
-    auth = requests.auth._basic_auth_str(portal["publicKey"], portal["secretKey"])
-    response = send(portal["url"] + "/device", case, {"Authorization": auth})
+    token = base64.b64encode(f"{portal['publicKey']}:{portal['secretKey']}".encode()).decode()
+    response = send(portal["url"] + "/device", case, {"Authorization": f"Basic {token}"})
     assert response.status_code == case.expected, response.text[:300]
     if response.status_code >= 400:
         body = response.json()

@@ -42,10 +42,8 @@ FILTER_PARAMETERS = [
     _text("childConditions", "conditions on an array field's elements, e.g. `communicationItems/value like '%@x'`"),
     _text("customFieldConditions", "conditions on custom fields, e.g. `caption='Serial' and value='X'`"),
 ]
-LIST_PARAMETERS = [
-    *FILTER_PARAMETERS,
-    _text("orderBy", "`field asc` or `field desc`, comma-separated"),
-    _text("fields", "comma-separated field paths to keep in each item"),
+FIELDS_PARAMETER = _text("fields", "comma-separated field paths to keep in each item")
+PAGING_PARAMETERS = [
     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}, "description": "from 1"},
     {
         "name": "pageSize",
@@ -54,6 +52,12 @@ LIST_PARAMETERS = [
         "description": f"items per page (default 25; above {MAX_PAGE_SIZE} is cut to {MAX_PAGE_SIZE})",
     },
     {"name": "pageId", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "forward-only"},
+]
+LIST_PARAMETERS = [
+    *FILTER_PARAMETERS,
+    _text("orderBy", "`field asc` or `field desc`, comma-separated"),
+    FIELDS_PARAMETER,
+    *PAGING_PARAMETERS,
 ]
 FORWARD_ONLY = {
     "name": "pagination-type",
@@ -167,7 +171,7 @@ def _collection_paths(collection: Collection, router: Router) -> dict[str, dict[
         Route(collection, parent_id, None, "search"),
         {
             "POST": lambda status: _operation(
-                f"search {name}s", status, {"type": "array", "items": item}, LIST_PARAMETERS[-3:], SEARCH_BODY
+                f"search {name}s", status, {"type": "array", "items": item}, PAGING_PARAMETERS, SEARCH_BODY
             )
         },
     )
@@ -175,7 +179,7 @@ def _collection_paths(collection: Collection, router: Router) -> dict[str, dict[
         base + "/{id}",
         Route(collection, parent_id, 1, None),
         {
-            "GET": lambda status: _operation(f"get a {name}", status, item, [LIST_PARAMETERS[4]]),
+            "GET": lambda status: _operation(f"get a {name}", status, item, [FIELDS_PARAMETER]),
             "PUT": lambda status: _operation(f"replace a {name}", status, item, body=item),
             "PATCH": lambda status: _operation(f"patch a {name}", status, item, body=PATCH_BODY),
             "DELETE": lambda status: _operation(f"delete a {name}", status, None),
