@@ -15,6 +15,7 @@ from types import FrameType
 
 import orjson
 
+from ..simulator.admin_access import UnsafeBind, check_bind
 from ..simulator.clock import ClockMode, parse_moment
 from ..simulator.connectwise.collections import COLLECTIONS
 from ..simulator.connectwise.tenant import default_tenant
@@ -23,7 +24,14 @@ from ..simulator.datto.offline import FleetFileError, generate_fleet_file, load_
 from ..simulator.datto.settings import FleetSpec, PortalSettings
 from ..simulator.datto.sinks import JsonLinesSink
 from ..simulator.fault_schema import FaultFileError, load_fault_file
-from ..simulator.server import DEFAULT_PORT, DEFAULT_SMTP_PORT, RunningServer, ServeOptions, describe
+from ..simulator.server import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_SMTP_PORT,
+    RunningServer,
+    ServeOptions,
+    describe,
+)
 from ..simulator.state_problems import StateProblems
 from ..simulator.world import WorldOptions, company_names
 
@@ -42,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--smtp-port",
         type=int,
-        default=DEFAULT_SMTP_PORT,
-        help="mail catcher port (default %(default)s; 0 = a free one)",
+        default=None,
+        help=f"mail catcher port (default {DEFAULT_SMTP_PORT}, or a free one when --port is 0; 0 = a free one)",
     )
     serve.add_argument(
         "--ready-file", type=Path, help="write the URL, companyId and credentials here as JSON once serving"
@@ -82,6 +90,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--faults", type=Path, metavar="FILE", help="fault rules (a YAML or JSON list) in place from the start"
+    )
+    serve.add_argument(
+        "--fault-proxy-port",
+        type=int,
+        default=0,
+        help="port of the fault proxy, which answers like the server but can reset, empty or dribble "
+        "connections (default: a free one; its URL is in the ready file)",
+    )
+    serve.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        default=os.environ.get("CWSIM_ADMIN_TOKEN") or None,
+        help="require TOKEN on /_sim (Authorization: Bearer TOKEN); needed to listen beyond loopback "
+        "(default: $CWSIM_ADMIN_TOKEN)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="answer 413 to API request bodies larger than this (default %(default)s)",
     )
     serve.add_argument("--verbose", action="store_true", help="log every request")
     _add_fleet_serve_arguments(serve)
@@ -321,7 +349,10 @@ def _check_fleet_arguments(parser: argparse.ArgumentParser, args: argparse.Names
 
 
 def _check_serve_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    for option in ("port", "smtp_port"):
+    if args.smtp_port is None:
+        # An ephemeral server (--port 0) gets an ephemeral mail catcher too, so two never collide.
+        args.smtp_port = 0 if args.port == 0 else DEFAULT_SMTP_PORT
+    for option in ("port", "smtp_port", "fault_proxy_port"):
         value = getattr(args, option)
         if not 0 <= value <= 65535:
             parser.error(f"--{option.replace('_', '-')} must be between 0 and 65535, not {value}")
@@ -333,6 +364,12 @@ def _check_serve_arguments(parser: argparse.ArgumentParser, args: argparse.Names
         parser.error("--journal-size must be at least 1")
     if args.ca_file is not None and not args.tls:
         parser.error("--ca-file needs --tls")
+    if args.max_body_bytes < 1024:
+        parser.error("--max-body-bytes must be at least 1024")
+    try:
+        check_bind(args.host, args.admin_token)
+    except UnsafeBind as error:
+        parser.exit(2, f"cwsim serve: {error}\n")
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -361,6 +398,9 @@ def run_serve(args: argparse.Namespace) -> int:
         state_file=args.state,
         tls=args.tls,
         ca_file=args.ca_file,
+        fault_proxy_port=args.fault_proxy_port,
+        admin_token=args.admin_token,
+        max_body_bytes=args.max_body_bytes,
     )
     try:
         server = RunningServer(options)
@@ -378,7 +418,8 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     except OSError as error:
         print(
-            f"cwsim serve: cannot listen on {args.host} (port {args.port}, SMTP port {args.smtp_port}): "
+            f"cwsim serve: cannot listen on {args.host} (port {args.port}, SMTP port {args.smtp_port}, "
+            f"fault proxy port {args.fault_proxy_port}): "
             f"{error.strerror or error}",
             file=sys.stderr,
         )

@@ -77,7 +77,9 @@ def run_command(settings: Path, *arguments: str, log: Path, allowed_codes: tuple
     try:
         return json.loads(result.stdout)
     except ValueError as error:
-        raise IntegrationFailed(f"cwsim-integration {' '.join(arguments)} printed no JSON:\n{result.stdout[-2000:]}") from error
+        raise IntegrationFailed(
+            f"cwsim-integration {' '.join(arguments)} printed no JSON:\n{result.stdout[-2000:]}"
+        ) from error
 
 
 class RunningIntegration:

@@ -1,4 +1,5 @@
-"""The admin API under /_sim: health, reset, the journal, mail, faults, the clock, the fleet (datto/control.py)."""
+"""The admin API under /_sim: health, reset, the journal, mail, faults, the clock, the OpenAPI document,
+the fleet (datto/control.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from flask import Blueprint, Response, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .clock import ClockMode, parse_moment
+from .connectwise.endpoints import endpoint_index
 from .connectwise.errors import CwError, bad_request
+from .connectwise.openapi import API_BASE, openapi_document
 from .connectwise.resources import error_response, json_response, read_json
+from .connectwise.routing import Router
 from .datto.control import add_fleet_routes, load
 from .datto.schemas import Duration
 from .fault_schema import load_fault_rules
@@ -178,6 +182,17 @@ def admin_blueprint(world: World) -> Blueprint:
         body["flushed"] = all(report.flushed for report in reports)
         body["sink"] = world.fleet.sink.stats()
         return json_response(body)
+
+    document: dict[str, Any] = {}
+
+    @blueprint.get("/openapi.json")
+    def openapi() -> Response:
+        """The ConnectWise face's OpenAPI document, its server being the origin that was asked."""
+        if not document:
+            collections = list(world.backend.collections.values())
+            router = Router(collections, endpoint_index())
+            document.update(openapi_document(collections, router, world.backend.settings.version))
+        return json_response({**document, "servers": [{"url": request.host_url.rstrip("/") + API_BASE}]})
 
     add_fleet_routes(blueprint, world)
 

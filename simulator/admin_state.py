@@ -45,7 +45,7 @@ def state_blueprint(world: World) -> Blueprint:
     @blueprint.put("/state")
     def state_put() -> Response:
         try:
-            world.state.restore(read_json())
+            world.state.restore(read_json(int64=True))  # restored records are rendered back
         except StateProblems as error:
             errors = [{"message": problem} for problem in error.problems]
             return _invalid("InvalidState", "The state cannot be restored:", error.problems, errors)

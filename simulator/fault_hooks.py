@@ -10,7 +10,7 @@ from flask import Flask, Response, g, request
 from .connectwise.model import Collection
 from .connectwise.resources import json_response
 from .connectwise.routing import Router
-from .faults import FaultAnswer, FaultBook, FaultRequest, Lineage, is_admin_path
+from .faults import FaultAnswer, FaultBook, FaultRequest, Lineage, client_of, is_admin_path
 
 FAULT_HEADER = "X-Cwsim-Fault"  # the id of the rule that touched a response, for whoever debugs a client
 
@@ -35,6 +35,24 @@ def fault_response(answer: FaultAnswer) -> Response:
     return json_response(answer.body(), answer.status, dict(answer.headers))
 
 
+def spoil(response: Response) -> Response:
+    """The same answer with its JSON cut in the middle; an empty answer becomes a lone `{`."""
+    body = response.get_data()
+    response.set_data(body[: len(body) // 2] if len(body) > 1 else b"{")
+    if response.status_code == 204:
+        response.status_code = 200
+    response.content_type = "application/json; charset=utf-8"
+    return response
+
+
+def _request_client() -> str:
+    return client_of(request.headers.get("Authorization"), request.remote_addr)
+
+
+def _request_body() -> bytes:
+    return request.get_data(cache=True)
+
+
 def install_fault_hooks(app: Flask, book: FaultBook, lineage: Lineage) -> None:
     """Register the fault hooks; call after the journal's, so the journal times and records faults."""
 
@@ -45,7 +63,7 @@ def install_fault_hooks(app: Flask, book: FaultBook, lineage: Lineage) -> None:
         path = request.path
         if is_admin_path(path):
             return None
-        decision = book.decide(FaultRequest(request.method, path, lineage))
+        decision = book.decide(FaultRequest(request.method, path, lineage, _request_client, _request_body))
         if decision is None:
             return None
         g.cwsim_fault = decision
@@ -65,6 +83,8 @@ def install_fault_hooks(app: Flask, book: FaultBook, lineage: Lineage) -> None:
             return response
         if decision.committed and 200 <= response.status_code < 300:
             response = fault_response(decision.rule.effect.answer)
+        elif decision.spoils_answer:
+            response = spoil(response)
         response.headers[FAULT_HEADER] = str(decision.rule.id)
         return response
 

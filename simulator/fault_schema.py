@@ -12,20 +12,31 @@ import yaml
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from .connectwise.errors import CwError, FieldProblem, invalid_object
+from .fault_triggers import TRIGGER_EVENTS, ClosedTicketWrite, ConfigurationDeleted, TicketForCompany
 from .faults import (
     CLOCKS,
     HTTP_METHODS,
+    REQUEST,
+    RESPONSE,
     SIMULATED,
     WRITE_METHODS,
     CommitThenFail,
+    ConnectionFault,
+    Delay,
+    Dribble,
     Effect,
     FaultSpec,
     FixedDelay,
     Latency,
+    LognormalDelay,
+    MalformedJson,
     Outage,
+    RateLimit,
     RequestSelector,
     StatusFault,
     Throttle,
+    Trigger,
+    UniformDelay,
     WindowSpec,
     fault_answer,
 )
@@ -38,17 +49,48 @@ MAX_WINDOW_S = 100 * 366 * 86_400
 DEFAULT_RETRY_AFTER = 1
 MAX_SEED = 2**63 - 1  # JSON numbers past 64 bits do not survive most clients (nor orjson)
 MAX_COUNT = 10**9
-EFFECT_KINDS = ("status", "throttle", "latency", "outage", "commit_then_fail")
+MAX_RATE_REQUESTS = 1_000_000
+MAX_RATE_PERIOD_S = 3600
+MAX_CHUNKS = 10_000
+MAX_SIGMA = 5.0
+CONNECTION_KINDS = ("connection_reset", "empty_response")
+EFFECT_KINDS = (
+    "status",
+    "throttle",
+    "latency",
+    "outage",
+    "commit_then_fail",
+    "malformed_json",
+    "rate_limit",
+    *CONNECTION_KINDS,
+    "dribble",
+)
 ANY = "*"
-EFFECT_TYPES = (StatusFault, Throttle, Latency, Outage, CommitThenFail)
+EFFECT_TYPES = (
+    StatusFault,
+    Throttle,
+    Latency,
+    Outage,
+    CommitThenFail,
+    MalformedJson,
+    RateLimit,
+    ConnectionFault,
+    Dribble,
+)
+DELAYS = {"latency_ms", "delay_distribution"}
 
 # Which optional effect fields each kind takes, and the statuses it may answer with.
 KIND_FIELDS: dict[str, set[str]] = {
-    "status": {"status", "code", "message", "latency_ms"},
-    "throttle": {"retry_after", "code", "message", "latency_ms"},
-    "latency": {"latency_ms"},
-    "outage": {"status", "code", "message", "latency_ms"},
-    "commit_then_fail": {"status", "code", "message", "latency_ms"},
+    "status": {"status", "code", "message", *DELAYS},
+    "throttle": {"retry_after", "code", "message", *DELAYS},
+    "latency": set(DELAYS),
+    "outage": {"status", "code", "message", *DELAYS},
+    "commit_then_fail": {"status", "code", "message", *DELAYS},
+    "malformed_json": set(DELAYS),
+    "rate_limit": {"requests", "per_s", "code", "message"},
+    "connection_reset": {"at", *DELAYS},
+    "empty_response": {"at", *DELAYS},
+    "dribble": {"chunks", "duration_ms"},
 }
 KIND_STATUSES: dict[str, range] = {
     "status": range(400, 600),
@@ -56,6 +98,7 @@ KIND_STATUSES: dict[str, range] = {
     "commit_then_fail": range(500, 600),
 }
 DEFAULT_STATUS = {"outage": 503, "commit_then_fail": 500}
+DEFAULT_CHUNKS = 10
 
 
 class Methods(fields.Field):
@@ -95,6 +138,33 @@ class WindowSchema(Schema):
         return WindowSpec(data["clock"], data.get("start"), data.get("end"), duration)
 
 
+class DelayDistributionSchema(Schema):
+    """`{"type": "lognormal", "median_ms", "sigma"}` or `{"type": "uniform", "lower_ms", "upper_ms"}`."""
+
+    type = fields.String(required=True, validate=validate.OneOf(["lognormal", "uniform"]))
+    median_ms = fields.Float(validate=validate.Range(min=0, max=MAX_LATENCY_MS, min_inclusive=False))
+    sigma = fields.Float(validate=validate.Range(min=0, max=MAX_SIGMA))
+    lower_ms = fields.Float(validate=validate.Range(min=0, max=MAX_LATENCY_MS))
+    upper_ms = fields.Float(validate=validate.Range(min=0, max=MAX_LATENCY_MS))
+
+    @validates_schema(skip_on_field_errors=True)
+    def check_type(self, data: dict[str, Any], **kwargs: Any) -> None:
+        wanted = {"lognormal": ("median_ms", "sigma"), "uniform": ("lower_ms", "upper_ms")}[data["type"]]
+        problems = {name: [f"A {data['type']} delay needs {name}."] for name in wanted if name not in data}
+        for name in set(data) - {"type", *wanted}:
+            problems[name] = [f"{name} does not apply to a {data['type']} delay."]
+        if data["type"] == "uniform" and not problems and data["upper_ms"] < data["lower_ms"]:
+            problems["upper_ms"] = ["upper_ms must be at least lower_ms."]
+        if problems:
+            raise ValidationError(problems)
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Delay:
+        if data["type"] == "lognormal":
+            return LognormalDelay(data["median_ms"], data["sigma"])
+        return UniformDelay(data["lower_ms"], data["upper_ms"])
+
+
 class EffectSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(EFFECT_KINDS))
     status = fields.Integer(strict=True)
@@ -102,6 +172,12 @@ class EffectSchema(Schema):
     message = fields.String(validate=validate.Length(min=1, max=1000))
     retry_after = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_RETRY_AFTER))
     latency_ms = fields.Float(validate=validate.Range(min=0, max=MAX_LATENCY_MS))
+    delay_distribution = fields.Nested(DelayDistributionSchema)
+    requests = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_RATE_REQUESTS))
+    per_s = fields.Float(validate=validate.Range(min=0, max=MAX_RATE_PERIOD_S, min_inclusive=False))
+    at = fields.String(validate=validate.OneOf([REQUEST, RESPONSE]))
+    chunks = fields.Integer(strict=True, validate=validate.Range(min=2, max=MAX_CHUNKS))
+    duration_ms = fields.Float(validate=validate.Range(min=0, max=MAX_LATENCY_MS, min_inclusive=False))
 
     @validates_schema(skip_on_field_errors=False)
     def check_kind(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -116,17 +192,36 @@ class EffectSchema(Schema):
             problems["status"] = ["Kind status needs a status (400-599)."]
         if statuses is not None and data.get("status", statuses[0]) not in statuses:
             problems["status"] = [f"Must be between {statuses[0]} and {statuses[-1]} for kind {kind}."]
-        if kind == "latency" and "latency_ms" not in data:
-            problems["latency_ms"] = ["Kind latency needs latency_ms."]
+        if kind == "latency" and not DELAYS & set(data) and "latency_ms" not in problems:
+            problems["latency_ms"] = ["Kind latency needs latency_ms or delay_distribution."]
+        if {"latency_ms", "delay_distribution"} <= set(data):
+            problems["delay_distribution"] = ["Give latency_ms or delay_distribution, not both."]
+        if kind == "rate_limit" and "requests" not in data and "requests" not in problems:
+            problems["requests"] = ["Kind rate_limit needs requests (how many per per_s seconds, per client)."]
+        if kind == "dribble" and "duration_ms" not in data and "duration_ms" not in problems:
+            problems["duration_ms"] = ["Kind dribble needs duration_ms (over how long the answer arrives)."]
         if problems:
             raise ValidationError(problems)
 
     @post_load
     def make(self, data: dict[str, Any], **kwargs: Any) -> Effect:
         kind = data["kind"]
-        delay = FixedDelay(data["latency_ms"]) if "latency_ms" in data else None
+        delay: Delay | None = data.get("delay_distribution")
+        if "latency_ms" in data:
+            delay = FixedDelay(data["latency_ms"])
         if kind == "latency":
-            return Latency(FixedDelay(data["latency_ms"]))
+            assert delay is not None
+            return Latency(delay)
+        if kind == "malformed_json":
+            return MalformedJson(delay)
+        if kind in CONNECTION_KINDS:
+            return ConnectionFault(kind, data.get("at", RESPONSE), delay)
+        if kind == "dribble":
+            return Dribble(data.get("chunks", DEFAULT_CHUNKS), data["duration_ms"])
+        if kind == "rate_limit":
+            requests, per_s = data["requests"], data.get("per_s", 1.0)
+            message = data.get("message") or f"Rate limit: {requests} requests per {per_s:g} s per client."
+            return RateLimit(requests, per_s, fault_answer(429, data.get("code"), message))
         if kind == "throttle":
             seconds = data.get("retry_after", DEFAULT_RETRY_AFTER)
             answer = fault_answer(
@@ -141,6 +236,51 @@ class EffectSchema(Schema):
         return effect_type(answer, delay)
 
 
+class TriggerSchema(Schema):
+    """`{"on": "ticket_for_company", "company": 5, "nth": 3}`, `{"on": "closed_ticket_write"}`,
+    `{"on": "configuration_deleted"}` (optionally `"configuration": 12`)."""
+
+    on = fields.String(required=True, validate=validate.OneOf(TRIGGER_EVENTS))
+    company = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_SEED))
+    nth = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_COUNT))
+    configuration = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_SEED))
+
+    TAKES = {
+        "ticket_for_company": {"company", "nth"},
+        "closed_ticket_write": set(),
+        "configuration_deleted": {"configuration"},
+    }
+    NEEDS = {"ticket_for_company": {"company", "nth"}}
+
+    @validates_schema(skip_on_field_errors=True)
+    def check_event(self, data: dict[str, Any], **kwargs: Any) -> None:
+        event = data["on"]
+        problems = {
+            name: [f"{name} does not apply to trigger {event}."] for name in set(data) - {"on"} - self.TAKES[event]
+        }
+        for name in self.NEEDS.get(event, set()) - set(data):
+            problems[name] = [f"Trigger {event} needs {name}."]
+        if problems:
+            raise ValidationError(problems)
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Trigger:
+        event = data["on"]
+        if event == "ticket_for_company":
+            return TicketForCompany(data["company"], data["nth"])
+        if event == "closed_ticket_write":
+            return ClosedTicketWrite()
+        return ConfigurationDeleted(data.get("configuration"))
+
+
+# Triggers that fix which requests they are about; the rule may not say otherwise.
+TRIGGER_SELECTORS = {
+    "ticket_for_company": "POST service/tickets",
+    "closed_ticket_write": "writes to service/tickets/{id} and below",
+}
+TRIGGER_EFFECTS = {"rate_limit", "outage"}  # a gate or a window, not a reaction to one event
+
+
 class FaultRuleSchema(Schema):
     """One rule: which requests (method, path or collection), when (probability, count, window), what (effect)."""
 
@@ -152,6 +292,7 @@ class FaultRuleSchema(Schema):
     seed = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_SEED))
     count = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_COUNT))
     window = fields.Nested(WindowSchema)
+    trigger = fields.Nested(TriggerSchema)
     effect = fields.Nested(EffectSchema, required=True)
 
     def __init__(self, collections: Iterable[str] = (), **kwargs: Any) -> None:
@@ -183,8 +324,30 @@ class FaultRuleSchema(Schema):
         writes_only = methods is None or methods <= WRITE_METHODS
         if effect is not None and effect.kind == "commit_then_fail" and not writes_only:
             problems["method"] = ["commit_then_fail needs write methods (POST, PUT, PATCH, DELETE)."]
+        if effect is not None and effect.kind == "rate_limit":
+            for name in ("probability", "count"):
+                if name in data:
+                    problems[name] = [f"A rate limit counts every matching request; {name} does not apply."]
+        trigger = data.get("trigger")
+        if trigger is not None and not isinstance(trigger, dict):
+            problems.update(self._trigger_problems(trigger.on, data, effect))
         if problems:
             raise ValidationError(problems)
+
+    @staticmethod
+    def _trigger_problems(event: str, data: dict[str, Any], effect: Effect | None) -> dict[str, list[str]]:
+        problems: dict[str, list[str]] = {}
+        fixed = TRIGGER_SELECTORS.get(event)
+        if fixed is not None:
+            for name in ("path", "collection") + (("method",) if event == "ticket_for_company" else ()):
+                if name in data:
+                    problems[name] = [f"Trigger {event} is about {fixed}; {name} does not apply."]
+        methods = data.get("method")
+        if event == "closed_ticket_write" and methods is not None and not methods <= WRITE_METHODS:
+            problems["method"] = ["Trigger closed_ticket_write is about writes (POST, PUT, PATCH, DELETE)."]
+        if effect is not None and effect.kind in TRIGGER_EFFECTS:
+            problems["trigger"] = [f"A {effect.kind} rule takes no trigger."]
+        return problems
 
     @post_load
     def make(self, data: dict[str, Any], **kwargs: Any) -> FaultSpec:
@@ -192,15 +355,22 @@ class FaultRuleSchema(Schema):
         methods = data.get("method")
         if methods is None and "method" not in data and effect.kind == "commit_then_fail":
             methods = WRITE_METHODS
+        trigger: Trigger | None = data.get("trigger")
+        count = data.get("count")
+        if trigger is not None and trigger.on == "ticket_for_company":
+            methods, count = frozenset({"POST"}), 1  # there is one Nth ticket
+        if trigger is not None and trigger.on == "closed_ticket_write" and methods is None:
+            methods = WRITE_METHODS
         selector = RequestSelector(methods, data.get("path"), data.get("collection"))
         return FaultSpec(
             effect,
             selector,
             probability=data.get("probability"),
             seed=data.get("seed"),
-            count=data.get("count"),
+            count=count,
             window=data.get("window"),
             name=data.get("name"),
+            trigger=trigger,
         )
 
 

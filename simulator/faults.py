@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import copy
 import fnmatch
+import math
 import random
 import re
 import threading
@@ -14,6 +18,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from .connectwise.store import StoreEvent
+from .rate_limit import RateLimiter
 
 Now = Callable[[], datetime]
 Lineage = Callable[[str], tuple[str, ...]]
@@ -25,6 +30,29 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SIMULATED, WALL = "simulated", "wall"
 CLOCKS = (SIMULATED, WALL)
 CONNECTWISE_API = ("apis", "3.0")
+MAX_DELAY_S = 600.0  # a drawn delay never holds a thread longer than the longest fixed one
+
+
+class Domain(Protocol):
+    """What triggers may look up in the fake's current state (read only, without the store lock)."""
+
+    def ticket_closed(self, ticket_id: int) -> bool: ...
+
+    def company_id(self, reference: Any) -> int | None: ...
+
+
+class Trigger(Protocol):
+    """A domain event that decides whether a rule applies (see fault_triggers.py)."""
+
+    on: str
+
+    def applies(self, request: FaultRequest, domain: Domain | None) -> bool: ...
+
+    def observe(self, event: StoreEvent) -> None: ...
+
+    def fired(self) -> None: ...
+
+    def as_json(self) -> dict[str, Any]: ...
 
 
 def wall_now() -> datetime:
@@ -47,15 +75,47 @@ def connectwise_path(path: str) -> str | None:
 # -- what a rule sees of a request --------------------------------------------------------
 
 
-class FaultRequest:
-    """What a rule can see of a request; the collection is worked out only if a rule asks."""
+def client_of(authorization: str | None, address: str | None) -> str:
+    """Who a rate limit counts: the Basic auth user (`companyId+publicKey`, or `companyId+username` for
+    an integrator login), else the remote address. The secret after the colon is never kept."""
+    scheme, _, encoded = (authorization or "").strip().partition(" ")
+    if scheme.lower() == "basic" and encoded:
+        try:
+            user = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            user = ""
+        if user:
+            return "user:" + user
+    return "address:" + (address or "unknown")
 
-    def __init__(self, method: str, path: str, lineage: Lineage | None = None) -> None:
+
+class FaultRequest:
+    """What a rule can see of a request; the collection, the client and the body are worked out
+    only if a rule asks."""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        lineage: Lineage | None = None,
+        client: Callable[[], str] | None = None,
+        body: Callable[[], bytes] | None = None,
+    ) -> None:
         self.method = method.upper()
         self.path = path.rstrip("/") or "/"
         self.api_path = connectwise_path(path)
         self._lineage = lineage
         self._collections: tuple[str, ...] | None = None
+        self._client = client
+        self._body = body
+
+    @property
+    def client(self) -> str:
+        return self._client() if self._client is not None else "address:unknown"
+
+    @property
+    def body(self) -> bytes:
+        return self._body() if self._body is not None else b""
 
     @property
     def collections(self) -> tuple[str, ...]:
@@ -114,10 +174,12 @@ class Stage(Enum):
 
     FRONT = "front"  # before the app handles the request: answer now, or delay and go on
     COMMIT = "commit"  # the request runs; once a write of it commits, its success is replaced
+    BEHIND = "behind"  # the request runs; its answer is spoiled on the way out
+    CONNECTION = "connection"  # the fault proxy acts on the connection; the app never decides these
 
 
 class Delay(Protocol):
-    """Added latency; a fixed value now, seeded distributions later (they draw from the rule's RNG)."""
+    """Added latency: fixed, or drawn from a distribution with the rule's seeded RNG."""
 
     def seconds(self, rng: random.Random) -> float: ...
 
@@ -133,6 +195,34 @@ class FixedDelay:
 
     def as_json(self) -> dict[str, Any]:
         return {"latency_ms": self.ms}
+
+
+@dataclass(frozen=True)
+class LognormalDelay:
+    """A long-tailed delay, as WireMock's: half the draws under `median_ms`, spread by `sigma`."""
+
+    median_ms: float
+    sigma: float
+
+    def seconds(self, rng: random.Random) -> float:
+        return min(rng.lognormvariate(math.log(self.median_ms), self.sigma) / 1000, MAX_DELAY_S)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"delay_distribution": {"type": "lognormal", "median_ms": self.median_ms, "sigma": self.sigma}}
+
+
+@dataclass(frozen=True)
+class UniformDelay:
+    """A delay anywhere from `lower_ms` to `upper_ms`, evenly."""
+
+    lower_ms: float
+    upper_ms: float
+
+    def seconds(self, rng: random.Random) -> float:
+        return rng.uniform(self.lower_ms, self.upper_ms) / 1000
+
+    def as_json(self) -> dict[str, Any]:
+        return {"delay_distribution": {"type": "uniform", "lower_ms": self.lower_ms, "upper_ms": self.upper_ms}}
 
 
 @dataclass(frozen=True)
@@ -250,6 +340,71 @@ class CommitThenFail:
         return _effect_json(self)
 
 
+@dataclass(frozen=True)
+class MalformedJson:
+    """The fake answers as usual (a write commits), but the body is cut in the middle: invalid JSON."""
+
+    delay: Delay | None = None
+    kind = "malformed_json"
+    stage = Stage.BEHIND
+    answer = None
+
+    def as_json(self) -> dict[str, Any]:
+        return _effect_json(self)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A gate: past `requests` per `per_s` seconds of wall time per client, answer 429 with Retry-After.
+
+    A request under the limit is counted and steps aside, so the rules after this one still apply.
+    """
+
+    requests: int
+    per_s: float
+    answer: FaultAnswer  # its Retry-After is worked out per refused request
+    delay: Delay | None = None
+    kind = "rate_limit"
+    stage = Stage.FRONT
+
+    def as_json(self) -> dict[str, Any]:
+        return _effect_json(self, {"requests": self.requests, "per_s": self.per_s}, with_status=False)
+
+
+REQUEST, RESPONSE = "request", "response"
+
+
+@dataclass(frozen=True)
+class ConnectionFault:
+    """Done by the fault proxy: `connection_reset` (a TCP RST) or `empty_response` (closed without a
+    byte). At `request`, the request never reaches the fake; at `response`, the fake handles it (a
+    write commits) and the answer is lost."""
+
+    kind: str
+    at: str = RESPONSE
+    delay: Delay | None = None
+    stage = Stage.CONNECTION
+    answer = None
+
+    def as_json(self) -> dict[str, Any]:
+        return _effect_json(self, {"at": self.at})
+
+
+@dataclass(frozen=True)
+class Dribble:
+    """Done by the fault proxy: the fake's answer arrives in `chunks` pieces spread over `duration_ms`."""
+
+    chunks: int
+    duration_ms: float
+    delay: Delay | None = None
+    kind = "dribble"
+    stage = Stage.CONNECTION
+    answer = None
+
+    def as_json(self) -> dict[str, Any]:
+        return _effect_json(self, {"chunks": self.chunks, "duration_ms": self.duration_ms})
+
+
 def _effect_json(effect: Effect, extra: dict[str, Any] | None = None, with_status: bool = True) -> dict[str, Any]:
     found: dict[str, Any] = {"kind": effect.kind}
     answer = effect.answer
@@ -315,6 +470,7 @@ class FaultSpec:
     count: int | None = None
     window: WindowSpec | None = None
     name: str | None = None
+    trigger: Trigger | None = None
 
 
 class FaultRule:
@@ -328,6 +484,8 @@ class FaultRule:
         self.window = window
         self.seed = seed
         self.rng = random.Random(seed)
+        self.trigger = copy.deepcopy(spec.trigger)  # its counts are this rule's, fresh after a reset
+        self.limiter = RateLimiter() if isinstance(spec.effect, RateLimit) else None
         self.matched = 0  # requests that fit the rule while it was live
         self.fired = 0  # times it applied its effect
         self.removed = False
@@ -335,6 +493,11 @@ class FaultRule:
     @property
     def spent(self) -> bool:
         return self.spec.count is not None and self.fired >= self.spec.count
+
+    @property
+    def connection(self) -> bool:
+        """Decided by the fault proxy, not by the app."""
+        return self.effect.stage is Stage.CONNECTION
 
     def state(self, now: dict[str, datetime]) -> str:
         """Live, spent (its count is used up), pending or over (outside its window), or removed.
@@ -365,6 +528,8 @@ class FaultRule:
             found["count"] = spec.count
         if self.window is not None:
             found["window"] = self.window.as_json()
+        if self.trigger is not None:
+            found["trigger"] = self.trigger.as_json()
         found.update({"matched": self.matched, "fired": self.fired, "state": self.state(now)})
         return found
 
@@ -376,14 +541,25 @@ class FaultDecision:
     rule: FaultRule
     delay_s: float = 0.0
     committed: bool = False  # commit stage: a write of this request committed and the rule fired
+    answer: FaultAnswer | None = None  # set when the answer depends on the request (a rate limit's wait)
+
+    @property
+    def effect(self) -> Effect:
+        return self.rule.effect
 
     @property
     def answer_now(self) -> FaultAnswer | None:
-        return self.rule.effect.answer if self.rule.effect.stage is Stage.FRONT else None
+        if self.rule.effect.stage is not Stage.FRONT:
+            return None
+        return self.answer or self.rule.effect.answer
 
     @property
     def waits_for_commit(self) -> bool:
         return self.rule.effect.stage is Stage.COMMIT
+
+    @property
+    def spoils_answer(self) -> bool:
+        return self.rule.effect.stage is Stage.BEHIND
 
 
 # -- the book -----------------------------------------------------------------------------
@@ -405,6 +581,7 @@ class FaultBook:
         self._window_clocks: frozenset[str] = frozenset()
         self._next_id = 1
         self._initial: tuple[FaultSpec, ...] = ()
+        self.domain: Domain | None = None  # set by the world once it has a store
         self._watching: ContextVar[FaultDecision | None] = ContextVar("cwsim_fault_watching", default=None)
 
     @property
@@ -478,23 +655,48 @@ class FaultBook:
 
     # -- deciding -------------------------------------------------------------------------
 
-    def decide(self, request: FaultRequest) -> FaultDecision | None:
-        """The first rule that applies to `request`, counted; None when none does."""
+    def decide(self, request: FaultRequest, connection: bool = False) -> FaultDecision | None:
+        """The first rule that applies to `request`, counted; None when none does.
+
+        The app asks about every rule but the connection faults; the fault proxy (`connection=True`)
+        only about those, before the app sees the request.
+        """
         if not self._rules:
             return None
         now = self._now()
         with self._lock:
             for rule in self._rules:
+                if rule.connection is not connection:
+                    continue
                 if not rule.selector.matches(request) or not self._live(rule, now):
+                    continue
+                if rule.trigger is not None and not rule.trigger.applies(request, self.domain):
                     continue
                 rule.matched += 1
                 if rule.spec.probability is not None and rule.rng.random() >= rule.spec.probability:
                     continue
+                answer = None
+                if rule.limiter is not None:
+                    answer = self._over_limit(rule, request)
+                    if answer is None:
+                        continue  # under the limit: counted, and the next rules get their chance
                 delay = rule.effect.delay.seconds(rule.rng) if rule.effect.delay is not None else 0.0
-                if rule.effect.stage is Stage.FRONT:
+                if rule.effect.stage is not Stage.COMMIT:
                     rule.fired += 1
-                return FaultDecision(rule, delay)
+                    if rule.trigger is not None:
+                        rule.trigger.fired()
+                return FaultDecision(rule, delay, answer=answer)
         return None
+
+    @staticmethod
+    def _over_limit(rule: FaultRule, request: FaultRequest) -> FaultAnswer | None:
+        effect = rule.effect
+        assert isinstance(effect, RateLimit) and rule.limiter is not None
+        wait = rule.limiter.retry_after(request.client, effect.requests, effect.per_s)
+        if wait is None:
+            return None
+        seconds = str(max(1, math.ceil(wait)))
+        return FaultAnswer(effect.answer.status, effect.answer.code, effect.answer.message, (("Retry-After", seconds),))
 
     @staticmethod
     def _live(rule: FaultRule, now: dict[str, datetime]) -> bool:
@@ -514,8 +716,14 @@ class FaultBook:
         self._watching.reset(token)
 
     def on_store_event(self, event: StoreEvent) -> None:
-        """A store listener (called inside the store lock): a committed write fires the commit-stage
-        rule of the request that made it. Domain-event triggers will observe events here too."""
+        """A store listener (called inside the store lock): triggers observe every committed write,
+        and a committed write fires the commit-stage rule of the request that made it."""
+        rules = self._rules
+        if any(rule.trigger is not None for rule in rules):
+            with self._lock:
+                for rule in rules:
+                    if rule.trigger is not None and not rule.removed:
+                        rule.trigger.observe(event)
         decision = self._watching.get()
         if decision is None or decision.committed:
             return
@@ -526,3 +734,5 @@ class FaultBook:
             if not rule.removed and not rule.spent:
                 rule.fired += 1
                 decision.committed = True
+                if rule.trigger is not None:
+                    rule.trigger.fired()

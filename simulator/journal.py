@@ -30,15 +30,36 @@ DEFAULT_BODY_LIMIT = 2048
 
 
 def redact(value: Any) -> Any:
-    """A copy of a JSON value with every secret-looking field masked."""
+    """A copy of a JSON value with every secret-looking field masked, JSON-Patch values of secret paths too."""
     if isinstance(value, dict):
-        return {key: REDACTED if str(key).casefold() in SECRET_KEYS else redact(item) for key, item in value.items()}
+        masked = {key: REDACTED if str(key).casefold() in SECRET_KEYS else redact(item) for key, item in value.items()}
+        if _patches_a_secret(value) and "value" in masked:
+            masked["value"] = REDACTED
+        return masked
     if isinstance(value, list):
         return [redact(item) for item in value]
     return value
 
 
+def _patches_a_secret(operation: dict[str, Any]) -> bool:
+    path = operation.get("path")
+    return isinstance(path, str) and path.strip("/").rsplit("/", 1)[-1].casefold() in SECRET_KEYS
+
+
 SECRET_IN_TEXT = re.compile(r'("(?:' + "|".join(SECRET_KEYS) + r')"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?$)', re.IGNORECASE)
+# A JSON-Patch operation on a secret, in text cut short: its "value" after a secret "path".
+PATCHED_SECRET_IN_TEXT = re.compile(
+    r'("path"\s*:\s*"/?(?:' + "|".join(SECRET_KEYS) + r')"[^{}]*?"value"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?$)',
+    re.IGNORECASE,
+)
+
+
+SECRET_IN_QUERY = re.compile(r"(?:^|(?<=&))(" + "|".join(SECRET_KEYS) + r")=[^&]*", re.IGNORECASE)
+
+
+def redact_query(query: str) -> str:
+    """A query string with the values of secret-looking parameters masked."""
+    return SECRET_IN_QUERY.sub(lambda match: f"{match.group(1)}={REDACTED}", query) if "=" in query else query
 
 
 def journal_body(raw: bytes, limit: int = DEFAULT_BODY_LIMIT, full_size: int | None = None) -> Any:
@@ -51,9 +72,9 @@ def journal_body(raw: bytes, limit: int = DEFAULT_BODY_LIMIT, full_size: int | N
             return redact(json.loads(raw))
         except (ValueError, UnicodeDecodeError):
             pass
-    text = SECRET_IN_TEXT.sub(
-        lambda match: f'{match.group(1)}"{REDACTED}"', raw[:limit].decode("utf-8", errors="replace")
-    )
+    text = raw[:limit].decode("utf-8", errors="replace")
+    for pattern in (SECRET_IN_TEXT, PATCHED_SECRET_IN_TEXT):
+        text = pattern.sub(lambda match: f'{match.group(1)}"{REDACTED}"', text)
     return text + ("…(truncated)" if full_size > limit else "")
 
 
@@ -72,6 +93,7 @@ class JournalEntry:
     duration_ms: float
     raw_body: bytes
     body_limit: int
+    fault: int | None = None  # the fault rule that touched it
 
     @property
     def body(self) -> Any:
@@ -83,12 +105,13 @@ class JournalEntry:
             "time": format_cw_datetime(self.moment),
             "method": self.method,
             "path": self.path,
-            "query": self.query,
+            "query": redact_query(self.query),
             "status": self.status,
             "request_bytes": self.request_bytes,
             "response_bytes": self.response_bytes,
             "duration_ms": round(self.duration_ms, 3),
             "body": self.body,
+            **({"fault": self.fault} if self.fault is not None else {}),
         }
 
 
@@ -129,6 +152,7 @@ class Journal:
         response_bytes: int,
         duration_ms: float,
         raw_body: bytes,
+        fault: int | None = None,
     ) -> None:
         kept = raw_body[: self.body_limit]
         with self._lock:
@@ -146,6 +170,7 @@ class Journal:
                     duration_ms,
                     kept,
                     self.body_limit,
+                    fault,
                 )
             )
 

@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
+from .admin_access import admin_headers
 from .connectwise.tenant_file import load_tenant_file
 from .server import RunningServer, ServeOptions
 from .testing import Admin, Clock, ConnectWiseConfig, Fleet, Journal, Mail
@@ -55,6 +56,8 @@ class Cwsim:
         self.facts = server.facts()
         self.url: str = self.facts["url"]
         self.api_url: str = self.facts["api_url"]
+        self.fault_proxy_url: str = self.facts["fault_proxy_url"]
+        self.fault_proxy_api_url: str = self.facts["fault_proxy_api_url"]
         self.company_id: str = self.facts["companyId"]
 
     def headers(self, integrator: bool = False) -> dict[str, str]:
@@ -71,13 +74,14 @@ class Cwsim:
             "clientId": self.facts["clientId"],
         }
 
-    def session(self, integrator: bool = False) -> ApiSession:
-        """A session on the ConnectWise API: `session().get("service/boards")`."""
-        return ApiSession(self.api_url, self.headers(integrator))
+    def session(self, integrator: bool = False, through_fault_proxy: bool = False) -> ApiSession:
+        """A session on the ConnectWise API: `session().get("service/boards")`; through the fault
+        proxy (where connection faults happen) if asked."""
+        return ApiSession(self.fault_proxy_api_url if through_fault_proxy else self.api_url, self.headers(integrator))
 
     def admin(self) -> ApiSession:
-        """A session on the admin API: `admin().get("health")`."""
-        return ApiSession(self.url + "/_sim", {})
+        """A session on the admin API: `admin().get("health")` (with the admin token, if the server has one)."""
+        return ApiSession(self.url + "/_sim", admin_headers(self.server.options.admin_token))
 
     @property
     def helpers(self) -> Admin:

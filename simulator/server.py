@@ -1,5 +1,5 @@
 """One WSGI app on one port (ConnectWise API, Datto portal API, admin API), served by waitress;
-behind a TLS proxy with --tls."""
+behind a TLS proxy with --tls, and always also reachable through the fault proxy."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ import requests
 import waitress.server
 from flask import Flask, Response, g, request
 from waitress import wasyncore
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .admin import admin_blueprint
+from .admin_access import admin_headers, check_bind, require_admin_token
 from .admin_state import state_blueprint
 from .atomic_files import write_json_atomically
 from .connectwise.auth import INTEGRATOR_LOGINS
@@ -29,7 +31,10 @@ from .connectwise.routing import Router
 from .dashboard import dashboard_blueprint
 from .datto.portal import portal_blueprint
 from .fault_hooks import collection_lineage, install_fault_hooks
-from .faults import is_admin_path
+from .fault_proxy import FaultRelay
+from .faults import FaultDecision, FaultRequest, Lineage, client_of, is_admin_path
+from .http_framing import RequestFrame
+from .journal import redact_query
 from .mail import SmtpCatcher
 from .proxy import LoopbackProxy
 from .state import read_state_file, save_state_file
@@ -42,13 +47,22 @@ DEFAULT_SMTP_PORT = 8025
 DEFAULT_THREADS = 8
 LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices stop(); not a wait for readiness
 CLIENT_ID = "cwsim-client"
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024  # ASP.NET's default request limit, which ConnectWise runs on
+MAX_ADMIN_BODY_BYTES = 256 * 1024 * 1024  # a whole state or tenant document
 
 
-def create_app(world: World) -> Flask:
-    """The Flask app for one world: every face of the fake, on one origin."""
+def create_app(world: World, admin_token: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Flask:
+    """The Flask app for one world: every face of the fake, on one origin.
+
+    With `admin_token`, every /_sim request must carry it. Request bodies past `max_body_bytes`
+    (past MAX_ADMIN_BODY_BYTES on /_sim) are answered 413.
+    """
     app = Flask(__name__)
     app.url_map.strict_slashes = False
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.extensions["cwsim.world"] = world
+    if admin_token:
+        require_admin_token(app, admin_token)
     collections = list(world.backend.collections.values())
     router = Router(collections, endpoint_index())
     api = ConnectWiseApi(lambda: world.backend, router)
@@ -57,12 +71,57 @@ def create_app(world: World) -> Flask:
     app.register_blueprint(admin_blueprint(world))
     app.register_blueprint(state_blueprint(world))
     app.register_blueprint(dashboard_blueprint(world))
+    lineage = collection_lineage(router, collections)
+    app.extensions["cwsim.lineage"] = lineage
+
+    admin_limit = max(MAX_ADMIN_BODY_BYTES, max_body_bytes)
+
+    @app.before_request
+    def body_limit() -> None:
+        """Admin documents (a whole state) may be larger; an oversized body is refused before it is read.
+
+        Reads the WSGI environ directly: this runs on every request, and the request's properties cost more.
+        """
+        environ = request.environ
+        limit = max_body_bytes
+        if is_admin_path(environ.get("PATH_INFO", "")):
+            request.max_content_length = limit = admin_limit
+        length = environ.get("CONTENT_LENGTH")
+        if length and length.isdigit() and int(length) > limit:
+            raise RequestEntityTooLarge()
+
     _add_journal(app, world)
-    install_fault_hooks(app, world.faults, collection_lineage(router, collections))
+    install_fault_hooks(app, world.faults, lineage)
 
     @app.errorhandler(CwError)
     def cw_error(error: CwError) -> Response:
         return error_response(error)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error: RequestEntityTooLarge) -> Response:
+        limit = request.max_content_length
+        return json_response(
+            {
+                "code": "RequestTooLarge",
+                "message": f"The request body is larger than the {limit}-byte limit of this server.",
+                "errors": [
+                    {
+                        "code": "InvalidField",
+                        "message": f"At most {limit} bytes.",
+                        "resource": "request",
+                        "field": "body",
+                    }
+                ],
+            },
+            413,
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 400
+        return json_response(
+            {"code": (error.name or "Error").replace(" ", ""), "message": error.description, "errors": None}, status
+        )
 
     @app.errorhandler(404)
     def not_found(error: Exception) -> Response:
@@ -105,7 +164,10 @@ def _add_journal(app: Flask, world: World) -> None:
         if is_admin_path(request.path):  # the control plane and the dashboard: not what a client asked
             return response
         started = getattr(g, "cwsim_started", time.perf_counter())
-        raw = request.get_data(cache=True)
+        try:
+            raw = request.get_data(cache=True)
+        except RequestEntityTooLarge:
+            raw = b""  # refused unread; the journal keeps the request without its body
         world.journal.record(
             world.clock.now(),
             request.method,
@@ -115,9 +177,11 @@ def _add_journal(app: Flask, world: World) -> None:
             response.calculate_content_length() or 0,
             (time.perf_counter() - started) * 1000,
             raw,
+            decision.rule.id if (decision := g.get("cwsim_fault")) is not None else None,
         )
         if log.isEnabledFor(logging.INFO):
-            log.info("%s %s -> %s", request.method, request.full_path.rstrip("?"), response.status_code)
+            query = redact_query(request.query_string.decode("utf-8", errors="replace"))
+            log.info("%s %s%s -> %s", request.method, request.path, f"?{query}" if query else "", response.status_code)
         return response
 
 
@@ -132,6 +196,9 @@ class ServeOptions:
     state_file: Path | None = None  # loaded at start when it exists, saved on a clean stop
     tls: bool = False
     ca_file: Path | None = None  # where --tls writes its CA certificate (default: a new temp dir)
+    fault_proxy_port: int = 0  # the fault proxy's port (0: a free one); it always runs
+    admin_token: str | None = None  # required on /_sim when given; needed to listen beyond loopback
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 
 INTERNAL_HOST = "127.0.0.1"  # waitress' address behind the TLS proxy
@@ -140,16 +207,17 @@ INTERNAL_HOST = "127.0.0.1"  # waitress' address behind the TLS proxy
 class RunningServer:
     """A bound `cwsim serve`: run it in the foreground, or start it in a thread (tests).
 
-    Raises TenantFileError (a bad --tenant), StateProblems (a bad --state file) or OSError (a
-    port in use) before anything is served.
+    Raises UnsafeBind (a non-loopback address without an admin token), TenantFileError (a bad
+    --tenant), StateProblems (a bad --state file) or OSError (a port in use) before anything is served.
     """
 
     def __init__(self, options: ServeOptions) -> None:
+        check_bind(options.host, options.admin_token)
         self.options = options
         self.world = World(options.world)
         if options.state_file is not None and Path(options.state_file).exists():
             self.world.state.restore(read_state_file(options.state_file))
-        self.app = create_app(self.world)
+        self.app = create_app(self.world, options.admin_token, options.max_body_bytes)
         self.tls: LocalTls | None = local_tls(options.ca_file) if options.tls else None
         self.server = waitress.server.create_server(
             self.app,
@@ -158,16 +226,28 @@ class RunningServer:
             threads=options.threads,
             ident="cwsim",
             url_scheme="https" if self.tls else "http",
+            max_request_body_size=max(MAX_ADMIN_BODY_BYTES, options.max_body_bytes),
         )
         self.proxy: LoopbackProxy | None = None
+        self.fault_proxy: LoopbackProxy | None = None
         try:
+            ssl_context = self.tls.context if self.tls is not None else None
+            upstream = (INTERNAL_HOST if self.tls else _reachable(options.host), int(self.server.effective_port))
             if self.tls is not None:
-                upstream = (INTERNAL_HOST, int(self.server.effective_port))
-                self.proxy = LoopbackProxy(options.host, options.port, upstream, self.tls.context)
+                self.proxy = LoopbackProxy(options.host, options.port, upstream, ssl_context)
+            decide = connection_decider(self.world, self.app.extensions["cwsim.lineage"])
+            self.fault_proxy = LoopbackProxy(
+                options.host,
+                options.fault_proxy_port,
+                upstream,
+                ssl_context,
+                relay=lambda client: FaultRelay(client, decide, self._journal_lost),
+            )
             self.smtp = SmtpCatcher(self.world.mailbox, options.host, options.smtp_port).start()
         except OSError:
-            if self.proxy is not None:
-                self.proxy.stop()
+            for proxy in (self.proxy, self.fault_proxy):
+                if proxy is not None:
+                    proxy.stop()
             self.server.close()
             self.server.task_dispatcher.shutdown()
             raise
@@ -182,7 +262,19 @@ class RunningServer:
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.options.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{_url_host(self.options.host)}:{self.port}"
+
+    @property
+    def fault_proxy_url(self) -> str:
+        assert self.fault_proxy is not None
+        return f"{'https' if self.tls else 'http'}://{_url_host(self.options.host)}:{self.fault_proxy.port}"
+
+    def _journal_lost(self, frame: RequestFrame, decision: FaultDecision) -> None:
+        """A request the fault proxy broke before the fake saw it: journaled with status 0."""
+        body = frame.body
+        self.world.journal.record(
+            self.world.clock.now(), frame.method, frame.path, frame.query, 0, 0, 0.0, body, decision.rule.id
+        )
 
     def facts(self) -> dict[str, Any]:
         """What a client needs to talk to this server: the ready file's contents."""
@@ -193,6 +285,8 @@ class RunningServer:
             "url": self.url,
             "api_url": f"{self.url}/v4_6_release/apis/3.0",
             "dashboard": f"{self.url}/",
+            "fault_proxy_url": self.fault_proxy_url,
+            "fault_proxy_api_url": f"{self.fault_proxy_url}/v4_6_release/apis/3.0",
             "host": self.options.host,
             "port": self.port,
             "companyId": settings.company_id,
@@ -212,6 +306,11 @@ class RunningServer:
             },
             "clock": {"mode": str(self.world.clock.mode), "rate": self.world.clock.rate},
             "fleet": {"devices": len(self.world.fleet.fleet.devices), "seed": self.world.fleet.fleet.spec.seed},
+            # The token itself is never written: whoever started the server gave it.
+            "admin": {
+                "token_required": bool(self.options.admin_token),
+                "headers": ["Authorization: Bearer TOKEN", "X-Cwsim-Admin-Token: TOKEN"],
+            },
             "pid": os.getpid(),
         }
 
@@ -219,6 +318,8 @@ class RunningServer:
         """Serve in this thread until `stop()` (from another thread or a signal handler)."""
         if self.proxy is not None:
             self.proxy.start()
+        if self.fault_proxy is not None:
+            self.fault_proxy.start()
         threading.Thread(target=self._announce_when_answering, name="cwsim-ready", daemon=True).start()
         self.world.start()
         try:
@@ -245,8 +346,9 @@ class RunningServer:
             self._thread.join(timeout=10)
 
     def _close(self) -> None:
-        if self.proxy is not None:
-            self.proxy.stop()
+        for proxy in (self.proxy, self.fault_proxy):
+            if proxy is not None:
+                proxy.stop()
         for channel in list(self.server._map.values()):
             if channel is self.server:
                 channel.close()  # the listener: its handle_close would only log "unhandled close event"
@@ -261,7 +363,8 @@ class RunningServer:
         while time.monotonic() < deadline:
             try:
                 verify: str | bool = str(self.tls.ca_file) if self.tls else True
-                if requests.get(f"{self.url}/_sim/health", timeout=1, verify=verify).ok:
+                headers = admin_headers(self.options.admin_token)
+                if requests.get(f"{self.url}/_sim/health", headers=headers, timeout=1, verify=verify).ok:
                     break
             except requests.RequestException:
                 time.sleep(0.02)  # polling our own port with a deadline; not a readiness sleep in a test
@@ -275,6 +378,28 @@ class RunningServer:
         self.ready.set()
 
 
+def connection_decider(world: World, lineage: Lineage) -> Callable[[RequestFrame, str], FaultDecision | None]:
+    """How the fault proxy asks the world's fault book about one request (connection rules only)."""
+    book = world.faults
+
+    def decide(frame: RequestFrame, peer: str) -> FaultDecision | None:
+        if not book.rules or is_admin_path(frame.path):
+            return None
+        client = lambda: client_of(frame.headers.get("authorization"), peer)  # noqa: E731
+        return book.decide(FaultRequest(frame.method, frame.path, lineage, client, lambda: frame.body), connection=True)
+
+    return decide
+
+
+def _reachable(host: str) -> str:
+    """Where the proxies reach waitress: a wildcard address is reached on loopback."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
 def _integrator_login(world: World) -> dict[str, str] | None:
     """The tenant's first active integrator login (the Datto one in the default tenant)."""
     logins = world.backend.store.table(INTEGRATOR_LOGINS).records
@@ -285,21 +410,24 @@ def _integrator_login(world: World) -> dict[str, str] | None:
 
 
 def describe(facts: dict[str, Any]) -> str:
-    """The block `cwsim serve` prints on start: the same facts as the ready file."""
+    """The block `cwsim serve` prints on start: the ready file's facts, less every secret.
+
+    Private keys and passwords are only in the ready file and in GET /_sim/state; logs keep none.
+    """
     integrator, portal, fleet = facts["integrator"], facts["portal"], facts["fleet"]
+    secrets_at = "secrets in the ready file (--ready-file) and GET /_sim/state"
     lines = [
         "cwsim is serving a fake ConnectWise Manage",
         f"  URL            {facts['url']}",
         f"  dashboard      {facts['dashboard']}",
         f"  API            {facts['api_url']}",
+        f"  fault proxy    {facts['fault_proxy_api_url']}  (connection faults: see docs/faults.md)",
         f"  companyId      {facts['companyId']}" + (f"  (tenant {facts['tenant']})" if facts.get("tenant") else ""),
-        f"  API keys       public {facts['publicKey']}  private {facts['privateKey']}",
+        f"  API keys       public {facts['publicKey']}  ({secrets_at})",
         f"  clientId       any non-empty value, e.g. {facts['clientId']}",
     ]
     if integrator:
-        lines.append(
-            f"  integrator     {integrator['username']} / {integrator['password']}  (header x-cw-usertype: integrator)"
-        )
+        lines.append(f"  integrator     {integrator['username']}  (header x-cw-usertype: integrator)")
     smtp = facts["smtp"]
     lines.append(f"  mail catcher   SMTP {smtp['host']}:{smtp['port']}  (read it at {facts['url']}/_sim/mail)")
     if facts.get("ca_file"):
@@ -307,8 +435,11 @@ def describe(facts: dict[str, Any]) -> str:
         lines.append(f"                 export REQUESTS_CA_BUNDLE={facts['ca_file']}")
     if facts.get("state_file"):
         lines.append(f"  state file     {facts['state_file']}  (saved on a clean stop)")
-    lines.append(f"  Datto portal   {portal['url']}  keys {portal['publicKey']} / {portal['secretKey']}")
+    lines.append(f"  Datto portal   {portal['url']}  key {portal['publicKey']}")
     clock = facts["clock"]["mode"]
     lines.append(f"  fleet          {fleet['devices']} appliances, seed {fleet['seed']}; clock {clock}")
-    lines.append(f"  admin API      {facts['url']}/_sim/health")
+    admin = f"  admin API      {facts['url']}/_sim/health"
+    if facts["admin"]["token_required"]:
+        admin += "  (needs the admin token: Authorization: Bearer TOKEN)"
+    lines.append(admin)
     return "\n".join(lines)

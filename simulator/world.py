@@ -16,6 +16,7 @@ from .datto.portal import Portal
 from .datto.settings import FleetSpec, PortalSettings
 from .datto.simulation import FleetSimulation
 from .datto.sinks import DiscardSink, HttpSink, Sink
+from .fault_triggers import StoreDomain
 from .faults import FaultBook, FaultSpec
 from .journal import Journal
 from .mail import Mailbox, MailState
@@ -52,6 +53,7 @@ class World:
         self.clock = clock or SimClock(self.options.clock_mode, self.options.clock_start, self.options.clock_rate)
         self.faults = FaultBook(simulated=lambda: self.clock.now(), default_seed=self.options.seed)
         self.faults.set_initial(self.options.faults)
+        self.faults.domain = StoreDomain(lambda: self.backend)
         # Store listeners (fault triggers, stats) belong to the world, not to one tenant's store.
         self.store_listeners = [self.faults.on_store_event]
         if self.options.tenant is not None:

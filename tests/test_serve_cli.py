@@ -35,11 +35,15 @@ def test_the_ready_file_tells_a_client_everything_it_needs(served) -> None:
     assert requests.get(facts["url"] + "/_sim/health", timeout=5).json()["status"] == "ok"
 
 
-def test_it_prints_the_same_facts_in_one_readable_block(served) -> None:
+def test_it_prints_the_same_facts_in_one_readable_block_less_the_secrets(served) -> None:
     served.stop()
     printed = served.log()
-    for fact in (served.facts["url"], served.facts["api_url"], "cwsim-public", "cwsim-private", "dattoCW"):
+    facts = served.facts
+    for fact in (facts["url"], facts["api_url"], facts["fault_proxy_api_url"], "cwsim-public", "dattoCW"):
         assert fact in printed
+    for secret in (facts["privateKey"], facts["integrator"]["password"], facts["portal"]["secretKey"]):
+        assert secret not in printed, "secrets are only in the ready file and GET /_sim/state"
+    assert "ready file" in printed
 
 
 @pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
@@ -135,7 +139,7 @@ def test_it_serves_a_tenant_file_and_its_credentials_are_in_the_ready_file(tmp_p
 
 def test_state_is_saved_on_a_clean_stop_and_restored_at_the_next_start(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    command = cwsim_command("serve", "--port", "0", "--companies", "3", "--state", str(state))
+    command = cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--companies", "3", "--state", str(state))
     first = start("first", command, workdir=tmp_path)
     facts = first.facts
     headers = {"Authorization": basic_auth("cwsim", facts["publicKey"], facts["privateKey"]), "clientId": "x"}

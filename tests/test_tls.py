@@ -19,7 +19,9 @@ import requests
 from pyconnectwise import ConnectWiseManageAPIClient
 
 from cwsim.simulator.connectwise.collections import COLLECTIONS
+from cwsim.simulator.fault_schema import load_fault_rules
 from cwsim.simulator.proxy import LoopbackProxy, Relay
+from cwsim.simulator.pytest_plugin import basic_auth
 from cwsim.simulator.server import RunningServer, ServeOptions
 from cwsim.simulator.tls import local_tls
 from cwsim.simulator.world import WorldOptions
@@ -278,3 +280,21 @@ def test_the_proxy_with_tls_and_an_upstream_that_is_gone() -> None:
 def test_a_port_in_use_fails_when_the_proxy_is_made() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken, pytest.raises(OSError):
         LoopbackProxy("127.0.0.1", taken.getsockname()[1], ("127.0.0.1", 1))
+
+
+def test_the_fault_proxy_speaks_tls_too_and_resets_through_it(tls_server: RunningServer, facts: dict[str, Any]) -> None:
+    assert facts["fault_proxy_url"].startswith("https://127.0.0.1:")
+    health = requests.get(facts["fault_proxy_url"] + "/_sim/health", timeout=5, verify=facts["ca_file"])
+    assert health.ok, "negative control: answered through the proxy"
+    tls_server.world.faults.add(
+        load_fault_rules(
+            {"path": "system/info", "effect": {"kind": "connection_reset"}}, [c.table for c in COLLECTIONS]
+        )
+    )
+    headers = {
+        "Authorization": basic_auth(facts["companyId"], facts["publicKey"], facts["privateKey"]),
+        "clientId": "t",
+    }
+    with pytest.raises(requests.ConnectionError):
+        requests.get(facts["fault_proxy_api_url"] + "/system/info", headers=headers, timeout=5, verify=facts["ca_file"])
+    assert requests.get(facts["api_url"] + "/system/info", headers=headers, timeout=5, verify=facts["ca_file"]).ok

@@ -145,7 +145,7 @@ class Ref(fields.Field):
                 raise self.make_error("invalid")
             try:
                 return RefInput(id=int(raw_id))
-            except (TypeError, ValueError) as error:
+            except (TypeError, ValueError, OverflowError) as error:
                 raise ValidationError("The id of a reference must be a whole number.") from error
         name = value.get("name")
         identifier = value.get("identifier")

@@ -107,6 +107,11 @@ class FieldResolver:
                 return display
             raise ConditionError(f'Unknown field "{path}" on {self.collection.resource}', position)
         name, schema_field = found
+        if schema_field.load_only:
+            # Passwords are write-only: filtering or sorting on one would reveal it a guess at a time.
+            raise ConditionError(
+                f'"{name}" is write-only on {self.collection.resource}; it cannot be queried', position
+            )
         if isinstance(schema_field, Ref):
             return self._reference(name, schema_field, rest, path, position)
         if rest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
 JSON_TYPE = "application/json; charset=utf-8"
 HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 PAGING_PARAMS = {"page", "pageid"}
+MAX_JSON_DEPTH = 64  # as deep as .NET's JSON readers go by default; orjson cannot write past ~250 anyway
+JSON_MIMETYPES = frozenset({"application/json", "text/json"})
+INT64 = range(-(2**63), 2**63)  # .NET's long; orjson cannot write a larger integer back either
+LONG_DIGITS = re.compile(rb"\d{19}")
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -37,15 +42,66 @@ def error_response(error: CwError) -> Response:
     return json_response(error.body(), error.status, error.headers)
 
 
-def read_json() -> Any:
-    """The request body as JSON, or a 400 saying why it is not."""
+def read_json(int64: bool = False) -> Any:
+    """The request body as JSON, or a 4xx saying why it is not (400 invalid or too deep, 415 not JSON).
+
+    `int64`: integers past 64 bits are a 400 too (bodies stored and rendered back, as records are).
+    """
     raw = request.get_data(cache=True)
     if not raw.strip():
         return None
+    content_type = request.environ.get("CONTENT_TYPE")
+    mimetype = request.mimetype if content_type and not content_type.startswith("application/json") else None
+    if mimetype and mimetype not in JSON_MIMETYPES and not mimetype.endswith("+json"):
+        raise CwError(
+            415,
+            "UnsupportedMediaType",
+            f"The request body must be JSON (Content-Type: application/json), not {mimetype}.",
+            [
+                {
+                    "code": "InvalidField",
+                    "message": "Send application/json.",
+                    "resource": "request",
+                    "field": "Content-Type",
+                }
+            ],
+        )
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
+    except RecursionError as error:
+        raise too_deep() from error
     except (ValueError, UnicodeDecodeError) as error:
         raise bad_request(f"The request body is not valid JSON: {error}", "body") from error
+    # Both checks walk the document; the byte scans before them keep ordinary bodies off that path.
+    if raw.count(b"[") + raw.count(b"{") >= MAX_JSON_DEPTH or (int64 and LONG_DIGITS.search(raw)):
+        problem = out_of_bounds(document, MAX_JSON_DEPTH, int64)
+        if problem is not None:
+            raise bad_request(f"The request body {problem}.", "body")
+    return document
+
+
+def too_deep() -> CwError:
+    return bad_request(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.", "body")
+
+
+def out_of_bounds(document: Any, depth_limit: int, int64: bool = True) -> str | None:
+    """What in a JSON document no ConnectWise server takes: nesting past `depth_limit`, an integer past
+    64 bits (when `int64`). Walked without recursion."""
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            if int64 and isinstance(value, int) and value not in INT64:
+                return f"has an integer outside the 64-bit range ({str(value)[:30]}...)"
+            continue
+        if depth > depth_limit:
+            return f"is nested more than {depth_limit} levels deep"
+        stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 class Params:
@@ -170,14 +226,14 @@ class ConnectWiseApi:
             count = backend.count(collection, list_query(Params()), parent_id, principal)
             return json_response({"count": count}, status)
         if route.action == "search":
-            body = read_json()
+            body = read_json(int64=True)
             if body is not None and not isinstance(body, dict):
                 raise bad_request("The search body must be a JSON object with conditions and orderBy.", "body")
             return self._list(backend, route, list_query(Params(), body or {}), base_url, status, principal)
         if route.record_id is None:
             if method == "GET":
                 return self._list(backend, route, list_query(Params()), base_url, status, principal)
-            record = backend.create(collection, read_json(), principal, parent_id)
+            record = backend.create(collection, read_json(int64=True), principal, parent_id)
             return json_response(renderer.render(record, base_url), status)
         if method == "GET":
             record = backend.get(collection, route.record_id, parent_id, principal)
@@ -189,7 +245,7 @@ class ConnectWiseApi:
         if method == "DELETE":
             backend.delete(collection, route.record_id, principal, parent_id)
             return json_response(None, status)
-        body = read_json()
+        body = read_json(int64=True)
         if method == "PUT":
             record = backend.replace(collection, route.record_id, body, principal, parent_id)
         else:

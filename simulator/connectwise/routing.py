@@ -83,11 +83,12 @@ class Router:
     def allowed_methods(self, route: Route) -> list[str]:
         """The methods the fake serves on a route: its collection's, shaped by the path's kind."""
         methods = route.collection.methods
-        if route.action == "count":
-            return ["GET"] if "GET" in methods else []
-        if route.action == "search":
-            searchable = "GET" in methods and self.index.match(route.template) is not None
-            return ["POST"] if searchable else []
+        if route.action is not None:
+            # Only where the real API has the action: `.../subtypes/search` would otherwise match `{id}`.
+            endpoint = self.index.match(route.template)
+            exists = endpoint is not None and endpoint.template.endswith("/" + route.action)
+            method = "GET" if route.action == "count" else "POST"
+            return [method] if "GET" in methods and exists else []
         if route.record_id is None:
             return [m for m in ("GET", "POST") if m in methods]
         return [m for m in ("GET", "PUT", "PATCH", "DELETE") if m in methods]

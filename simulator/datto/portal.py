@@ -12,9 +12,6 @@ import binascii
 import hashlib
 import hmac
 import math
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +19,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..connectwise.resources import json_response
+from ..rate_limit import RateLimiter
 from .alerts import iso
 from .catalog import Family, PlanKind
 from .engine import last_backup, last_screenshot, latest_offsite
@@ -31,6 +29,7 @@ from .settings import PortalSettings
 from .simulation import FleetSimulation
 
 UNIT_BYTES = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+MAX_PAGE = 2**31 - 1  # the page number is echoed back; JSON clients (and orjson) stop at 64 bits
 BACKUPS_SHOWN = 10
 
 
@@ -42,33 +41,6 @@ class PortalError(Exception):
         self.status = status
         self.message = message
         self.headers = headers or {}
-
-
-class RateLimiter:
-    """At most `limit` requests per `window` seconds per key, over a sliding window of wall time."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self.lock = threading.Lock()
-        self.seen: dict[str, deque[float]] = {}
-
-    def retry_after(self, key: str, limit: int, window: float) -> float | None:
-        """Record a request by `key`; None if it is allowed, else the seconds until it would be."""
-        if limit <= 0:
-            return None
-        now = self.clock()
-        with self.lock:
-            seen = self.seen.setdefault(key, deque())
-            while seen and seen[0] <= now - window:
-                seen.popleft()
-            if len(seen) >= limit:
-                return seen[0] + window - now
-            seen.append(now)
-            return None
-
-    def reset(self) -> None:
-        with self.lock:
-            self.seen.clear()
 
 
 class Portal:
@@ -154,6 +126,11 @@ def portal_blueprint(fleet: Callable[[], FleetSimulation], portal: Portal) -> Bl
     def portal_error(error: PortalError) -> Response:
         return json_response({"code": error.status, "message": error.message}, error.status, error.headers)
 
+    @blueprint.errorhandler(413)
+    def too_large(error: Exception) -> Response:
+        limit = request.max_content_length
+        return json_response({"code": 413, "message": f"The request body is larger than {limit} bytes"}, 413)
+
     @blueprint.errorhandler(405)
     def wrong_method(error: Exception) -> Response:
         return json_response({"code": 405, "message": f"{request.method} is not allowed on {request.path}"}, 405)
@@ -214,15 +191,23 @@ def _number(name: str, default: int) -> int:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise PortalError(400, f"{name} must be a whole number of at least 1, not {text!r}")
+    if not 1 <= value <= MAX_PAGE:
+        raise PortalError(400, f"{name} must be a whole number from 1 to {MAX_PAGE}, not {text!r}")
     return value
+
+
+def _clipped_number(name: str, default: int) -> int:
+    """A number past MAX_PAGE means "as many as you have", as a huge per-page does."""
+    text = request.args.get(name)
+    if text is not None and text.isdigit() and int(text) > MAX_PAGE:
+        return MAX_PAGE
+    return _number(name, default)
 
 
 def _page(items: list[Any], render: Callable[[Any], dict[str, Any]], settings: PortalSettings) -> Response:
     """The portal's paging envelope; `_perPage` above the maximum is cut to it."""
     page = _number("_page", 1)
-    per_page = min(_number("_perPage", settings.default_per_page), settings.max_per_page)
+    per_page = min(_clipped_number("_perPage", settings.default_per_page), settings.max_per_page)
     start = (page - 1) * per_page
     body = {
         "pagination": {

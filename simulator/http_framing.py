@@ -1,0 +1,138 @@
+"""Where HTTP/1.1 messages begin and end on a byte stream: a small, strict parser for the fault proxy.
+
+It reads request heads (method, target, headers, a Content-Length body) on the client's stream
+and response heads (status, Content-Length) on the server's, keep-alive included. Anything it
+does not understand for certain (chunked bodies, `Expect`, upgrades, oversized heads, a
+malformed line) raises `Unframed`, and the proxy relays the rest of that connection unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+HEAD_END = b"\r\n\r\n"
+MAX_HEAD_BYTES = 64 * 1024
+MAX_BODY_BYTES = 8 * 1024 * 1024  # a request buffered whole for its fault decision; larger ones go raw
+TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+REQUEST_LINE = re.compile(rb"(" + TOKEN.pattern + rb") (\S+) HTTP/1\.[01]")
+STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d{3})(?: .*)?")
+NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class Unframed(ValueError):
+    """A message the parser cannot delimit for certain; the connection is relayed raw from here."""
+
+
+@dataclass(frozen=True)
+class Head:
+    """A parsed message head: the start line's parts, headers (lower-case names) and its size."""
+
+    start: tuple[str, ...]
+    headers: dict[str, str]
+    size: int  # bytes, the blank line included
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+
+def parse_head(buffer: bytes | bytearray, start_line: re.Pattern[bytes]) -> Head | None:
+    """The head at the start of `buffer`, or None if it is not complete yet."""
+    end = buffer.find(HEAD_END)
+    if end < 0:
+        if len(buffer) > MAX_HEAD_BYTES:
+            raise Unframed("head too large")
+        return None
+    if end > MAX_HEAD_BYTES:
+        raise Unframed("head too large")
+    try:
+        lines = bytes(buffer[:end]).decode("latin-1").split("\r\n")
+    except UnicodeDecodeError as error:  # pragma: no cover - latin-1 decodes any byte
+        raise Unframed("undecodable head") from error
+    match = start_line.fullmatch(lines[0].encode("latin-1"))
+    if match is None:
+        raise Unframed("not a request or status line")  # never echoed: it may hold a secret
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon or not TOKEN.fullmatch(name.encode("latin-1")):
+            raise Unframed("a malformed header line")
+        key = name.lower()
+        if key in headers and key in ("content-length", "transfer-encoding", "host"):
+            raise Unframed(f"repeated {key}")
+        headers[key] = value.strip()
+    return Head(tuple(part.decode("latin-1") for part in match.groups()), headers, end + len(HEAD_END))
+
+
+def content_length(head: Head) -> int | None:
+    """The declared body length; None when there is none. Chunked or odd framing is Unframed."""
+    if head.header("transfer-encoding") is not None:
+        raise Unframed("chunked or encoded body")
+    text = head.header("content-length")
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise Unframed("a Content-Length that is not a number")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class RequestFrame:
+    """One whole request as it came: method, target, headers and the raw bytes (head and body)."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    raw: bytes
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+    @property
+    def query(self) -> str:
+        return self.target.partition("?")[2]
+
+    @property
+    def body(self) -> bytes:
+        return self.raw[len(self.raw) - int(self.headers.get("content-length") or 0) :]
+
+
+def take_request(buffer: bytearray) -> RequestFrame | None:
+    """Remove and return the first whole request in `buffer`; None until it has all arrived."""
+    head = parse_head(buffer, REQUEST_LINE)
+    if head is None:
+        return None
+    method, target = head.start
+    if not target.startswith("/"):
+        raise Unframed("not an origin-form target")
+    if head.header("expect") is not None or head.header("upgrade") is not None:
+        raise Unframed("Expect or Upgrade")
+    length = content_length(head) or 0
+    if length > MAX_BODY_BYTES:
+        raise Unframed("body too large to hold for a decision")
+    total = head.size + length
+    if len(buffer) < total:
+        return None
+    raw = bytes(buffer[:total])
+    del buffer[:total]
+    return RequestFrame(method.upper(), target, head.headers, raw)
+
+
+def response_size(buffer: bytes | bytearray, request_method: str) -> int | None:
+    """The byte size of the whole response at the start of `buffer` (once its head is in), or None.
+
+    An interim 1xx answer is Unframed: the proxy does not expect one (it refuses `Expect`).
+    """
+    head = parse_head(buffer, STATUS_LINE)
+    if head is None:
+        return None
+    status = int(head.start[0])
+    if status < 200:
+        raise Unframed("interim response")
+    if request_method == "HEAD" or status in NO_BODY_STATUSES:
+        return head.size
+    length = content_length(head)
+    if length is None:
+        raise Unframed("a body that ends when the connection closes")
+    return head.size + length
