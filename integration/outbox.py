@@ -13,17 +13,20 @@ and a clear leave it empty. A delivery moves through
        ├──► done (nothing to create: email only)       failed / skipped from any active state
        └──► skipped (routed nowhere, e.g. a screenshot alert)
 
-`create_sent` is written *before* the POST that creates the ticket or note. A worker that finds a
-delivery in `create_sent` (after a crash, a lost answer or an expired lease) must look the record
-up by the alert's key before posting again: that is how at-least-once delivery never becomes a
-second ticket. Workers claim rows with a lease; a crashed worker's rows come back when it
-expires, or at once through `recover()`, which `cwsim integration run` calls when it starts.
-Every transition is its own transaction and checks the caller still holds the claim.
+`create_sent` is written *before* the POST that creates the ticket or note (with the ticket's id
+when it is a note). A worker that finds a delivery in `create_sent` (after a crash, a lost answer
+or an expired lease) must look the record up by the alert's key before posting again: that is
+how at-least-once delivery never becomes a second ticket. Workers claim rows with a lease; a
+crashed worker's rows come back when it expires, or at once through `recover()`, which
+`cwsim integration run` calls when it starts. Every transition is its own transaction and checks
+the caller still holds the claim.
+
+Beside its state, a row records what became of its email (`mail`: sent, held back, failed) and
+whether it is `held` (waiting for its device to be mapped to a company; still active).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -33,8 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 __all__ = [
     "ACTIVE_STATES",
+    "MAIL_OUTCOMES",
     "STATES",
     "AlertEvent",
     "ClaimLost",
@@ -55,6 +61,7 @@ QUEUED, CREATE_SENT, CREATED, LINKED, DONE, FAILED, SKIPPED = (
 STATES = (QUEUED, CREATE_SENT, CREATED, LINKED, DONE, FAILED, SKIPPED)
 ACTIVE_STATES = (QUEUED, CREATE_SENT, CREATED, LINKED)
 EVENTS = ("raise", "repeat", "clear")
+MAIL_OUTCOMES = ("sent", "held_back", "failed")
 # A lease must outlast the longest a worker can spend in one call, or a second worker may take the
 # row while the first one's POST is still being retried after a 429. With the default transport:
 # 5 attempts x (5 + 30) s timeouts + ~8 s backoff + 4 x 120 s Retry-After = ~663 s.
@@ -81,12 +88,23 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated_at  REAL    NOT NULL,
     finished_at REAL,
     last_error  TEXT,
+    mail        TEXT,                                -- what became of its email: sent, held_back, failed
+    held        INTEGER NOT NULL DEFAULT 0,          -- 1 while waiting for its device to be mapped
     UNIQUE (alert_key, event, occurrence)
 );
 CREATE INDEX IF NOT EXISTS deliveries_ready ON deliveries (id) WHERE state IN ({_ACTIVE});
 CREATE INDEX IF NOT EXISTS deliveries_by_alert ON deliveries (alert_key, id);
 CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS deliveries_by_outcome ON deliveries (mail, state);
 """
+# Added after the first release: files written before them get the columns on open.
+_LATER_COLUMNS = {"mail": "TEXT", "held": "INTEGER NOT NULL DEFAULT 0"}
+# The claim asks, for each candidate, whether an earlier event of its alert is still active; this
+# index holds only active rows, so the answer costs a probe whatever the alert's history. Its WHERE
+# is the same text as the claim's, which is what lets SQLite use it.
+_ACTIVE_BY_ALERT = (
+    f"CREATE INDEX IF NOT EXISTS deliveries_active_by_alert ON deliveries (alert_key, id) WHERE state IN ({_ACTIVE})"
+)
 
 # Which states each transition may start from.
 _FROM: dict[str, tuple[str, ...]] = {
@@ -153,6 +171,8 @@ class Delivery:
     updated_at: float
     finished_at: float | None
     last_error: str | None
+    mail: str | None = None
+    held: bool = False
 
     @property
     def needs_lookup(self) -> bool:
@@ -162,16 +182,19 @@ class Delivery:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Delivery:
         values = dict(row)
-        values["payload"] = json.loads(values["payload"])
+        values["payload"] = orjson.loads(values["payload"])
+        values["held"] = bool(values["held"])
         return cls(**values)
 
 
 @dataclass(frozen=True)
 class OutboxStats:
-    """What `/status` reports: rows per state, the active depth, and delivery lag percentiles (seconds)."""
+    """What `/status` reports: rows per state, the active depth, held rows, mail outcomes, and lag percentiles (s)."""
 
     states: dict[str, int]
     lag: dict[str, float | None]
+    held: int = 0
+    mail: dict[str, int] = field(default_factory=dict)
 
     @property
     def depth(self) -> int:
@@ -211,6 +234,11 @@ class Outbox:
         if mode.lower() != "wal":
             raise RuntimeError(f"{self.path}: SQLite would not use WAL (journal mode {mode})")
         connection.executescript(SCHEMA)
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(deliveries)")}
+        for name, kind in _LATER_COLUMNS.items():
+            if name not in columns:
+                connection.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {kind}")
+        connection.execute(_ACTIVE_BY_ALERT)
 
     def __repr__(self) -> str:
         return f"<Outbox {self.path}>"
@@ -267,10 +295,7 @@ class Outbox:
         connection.executemany(
             "INSERT INTO deliveries (alert_key, event, occurrence, payload, not_before, enqueued_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (alert_key, event, occurrence) DO NOTHING",
-            [
-                (e.alert_key, e.event, e.occurrence, json.dumps(e.payload, separators=(",", ":")), now, now, now)
-                for e in events
-            ],
+            [(e.alert_key, e.event, e.occurrence, orjson.dumps(e.payload).decode(), now, now, now) for e in events],
         )
         return connection.total_changes - before
 
@@ -294,9 +319,12 @@ class Outbox:
             )
             return connection.execute("SELECT count(*) FROM deliveries WHERE state = ?", (CREATE_SENT,)).fetchone()[0]
 
-    def mark_create_sent(self, delivery_id: int, worker: str) -> None:
-        """Say so before the POST that creates the ticket or note (and again before re-posting after a lookup)."""
-        self._move(delivery_id, worker, CREATE_SENT)
+    def mark_create_sent(self, delivery_id: int, worker: str, *, ticket_id: int | None = None) -> None:
+        """Say so before the POST that creates the ticket, or (given the ticket's id) a note on it.
+
+        Called again before re-posting after a lookup found nothing.
+        """
+        self._move(delivery_id, worker, CREATE_SENT, ticket_id=ticket_id)
 
     def mark_created(
         self, delivery_id: int, worker: str, *, ticket_id: int | None = None, note_id: int | None = None
@@ -324,15 +352,41 @@ class Outbox:
 
     def retry_later(self, delivery_id: int, worker: str, error: str, delay: float) -> None:
         """Keep the state, release the claim, and let no worker take it again for `delay` seconds."""
+        self._release(delivery_id, worker, delay, error, held=False)
+
+    def hold(self, delivery_id: int, worker: str, reason: str, delay: float) -> None:
+        """As retry_later, and count it as held (its device has no company yet) until it moves on."""
+        self._release(delivery_id, worker, delay, reason, held=True)
+
+    def release(self, delivery_id: int, worker: str) -> None:
+        """Give a claimed delivery back untouched (a worker stopping), for any worker to take at once."""
+        self._release(delivery_id, worker, 0.0, None, held=None)
+
+    def _release(self, delivery_id: int, worker: str, delay: float, error: str | None, held: bool | None) -> None:
         now = self._clock()
         with self._transaction() as connection:
             changed = connection.execute(
-                "UPDATE deliveries SET claimed_by = NULL, lease_until = NULL, not_before = ?, last_error = ?,"
-                " updated_at = ? WHERE id = ? AND claimed_by = ?",
-                (now + delay, error, now, delivery_id, worker),
+                "UPDATE deliveries SET claimed_by = NULL, lease_until = NULL, not_before = ?,"
+                " last_error = coalesce(?, last_error), held = coalesce(?, held), updated_at = ?"
+                " WHERE id = ? AND claimed_by = ? AND state IN (?, ?, ?, ?)",
+                (now + delay, error, held, now, delivery_id, worker, *ACTIVE_STATES),
             ).rowcount
             if not changed:
                 raise self._why_not(connection, delivery_id, worker, "retry later")
+
+    def mark_mail(self, delivery_id: int, worker: str, outcome: str, detail: str | None = None) -> None:
+        """Record what became of the delivery's email, so a retry never sends it twice."""
+        if outcome not in MAIL_OUTCOMES:
+            raise ValueError(f"mail outcome must be one of {', '.join(MAIL_OUTCOMES)}, not {outcome!r}")
+        now = self._clock()
+        with self._transaction() as connection:
+            changed = connection.execute(
+                "UPDATE deliveries SET mail = ?, last_error = coalesce(?, last_error), updated_at = ?"
+                " WHERE id = ? AND claimed_by = ? AND state IN (?, ?, ?, ?)",
+                (outcome, detail, now, delivery_id, worker, *ACTIVE_STATES),
+            ).rowcount
+            if not changed:
+                raise self._why_not(connection, delivery_id, worker, "record its mail")
 
     def requeue(self, delivery_id: int) -> None:
         """An operator's second chance for a failed delivery: back to queued, attempts kept."""
@@ -362,7 +416,7 @@ class Outbox:
         with self._transaction() as connection:
             changed = connection.execute(
                 f"UPDATE deliveries SET state = ?, ticket_id = coalesce(?, ticket_id), note_id = coalesce(?, note_id),"
-                f" last_error = coalesce(?, last_error), updated_at = ?,"
+                f" last_error = coalesce(?, last_error), updated_at = ?, held = 0,"
                 f" claimed_by = CASE WHEN ? THEN NULL ELSE claimed_by END,"
                 f" lease_until = CASE WHEN ? THEN NULL ELSE ? END,"
                 f" finished_at = CASE WHEN ? THEN ? ELSE NULL END"
@@ -408,10 +462,23 @@ class Outbox:
         return [Delivery.from_row(row) for row in rows]
 
     def stats(self, samples: int = LAG_SAMPLES) -> OutboxStats:
-        """Rows per state and the lag, from intake to done, of the last `samples` deliveries."""
+        """Rows per state, held rows, mail outcomes, and the lag (intake to done) of the last `samples` deliveries.
+
+        Reads only indexes (state and mail; active rows), never the payloads.
+        """
         connection = self._connection()
-        counts = dict(connection.execute("SELECT state, count(*) FROM deliveries GROUP BY state").fetchall())
-        return OutboxStats({state: counts.get(state, 0) for state in STATES}, _percentiles(self.lag_samples(samples)))
+        counts: dict[str, int] = dict.fromkeys(STATES, 0)
+        mail: dict[str, int] = dict.fromkeys(MAIL_OUTCOMES, 0)
+        for state, outcome, count in connection.execute(
+            "SELECT state, mail, count(*) FROM deliveries GROUP BY state, mail"
+        ):
+            counts[state] += count
+            if outcome in mail:
+                mail[outcome] += count
+        held = connection.execute(
+            f"SELECT count(*) FROM deliveries WHERE state IN ({_ACTIVE}) AND held = 1"
+        ).fetchone()[0]
+        return OutboxStats(counts, _percentiles(self.lag_samples(samples)), held, mail)
 
     def lag_samples(self, limit: int = LAG_SAMPLES) -> list[float]:
         """Seconds from intake to done of the last `limit` deliveries, newest first."""
@@ -435,4 +502,10 @@ def _percentiles(samples: list[float]) -> dict[str, float | None]:
     def rank(fraction: float) -> float | None:
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else None
 
-    return {"p50": rank(0.50), "p90": rank(0.90), "p99": rank(0.99), "max": ordered[-1] if ordered else None}
+    return {
+        "p50": rank(0.50),
+        "p90": rank(0.90),
+        "p95": rank(0.95),
+        "p99": rank(0.99),
+        "max": ordered[-1] if ordered else None,
+    }

@@ -97,7 +97,7 @@ def test_a_raise_goes_queued_create_sent_created_linked_done(outbox: Outbox, clo
     assert (done.state, done.ticket_id, done.claimed_by, done.lease_until) == ("done", 501, None, None)
     stats = outbox.stats()
     assert (stats.depth, stats.delivered, stats.failed) == (0, 1, 0)
-    assert stats.lag == {"p50": 2.5, "p90": 2.5, "p99": 2.5, "max": 2.5}
+    assert stats.lag == {"p50": 2.5, "p90": 2.5, "p95": 2.5, "p99": 2.5, "max": 2.5}
     assert outbox.lag_samples() == [2.5]
 
 
