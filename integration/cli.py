@@ -16,7 +16,9 @@ from .settings import SettingsError, load_settings
 
 # subcommand -> (module, one-line help). A module exposes `add_arguments(parser)` and
 # `main(args, settings) -> int`.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("service", "run the alert intake, the delivery workers and the portal poller until stopped"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
