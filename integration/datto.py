@@ -268,7 +268,7 @@ class DattoPortalClient:
         self.rate_limiter.acquire()
         try:
             response = self._sessions.get().get(url, params=params, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as error:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
             raise DattoError(f"{type(error).__name__}: {error}", url=url) from error
         if not response.ok:
             raise _error(response)
