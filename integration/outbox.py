@@ -105,6 +105,7 @@ _LATER_COLUMNS = {"mail": "TEXT", "held": "INTEGER NOT NULL DEFAULT 0"}
 _ACTIVE_BY_ALERT = (
     f"CREATE INDEX IF NOT EXISTS deliveries_active_by_alert ON deliveries (alert_key, id) WHERE state IN ({_ACTIVE})"
 )
+_DUE = f"CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (not_before, id) WHERE state IN ({_ACTIVE})"
 
 # Which states each transition may start from.
 _FROM: dict[str, tuple[str, ...]] = {
@@ -116,8 +117,10 @@ _FROM: dict[str, tuple[str, ...]] = {
     FAILED: ACTIVE_STATES,
 }
 
-# A worker takes the oldest ready rows; an alert's later events wait until its earlier ones are
-# finished, so a repeat's note never races the raise that opens the ticket.
+# A worker takes the ready rows that have been due longest (a row put back by retry_later goes to
+# the back of the line, so rows failing again and again never starve the rest); an alert's later
+# events wait until its earlier ones are finished, so a repeat's note never races the raise that
+# opens the ticket.
 _CLAIM = f"""
 UPDATE deliveries
    SET claimed_by = :worker, lease_until = :lease_until, attempts = attempts + 1, updated_at = :now
@@ -129,7 +132,7 @@ UPDATE deliveries
           AND NOT EXISTS (SELECT 1 FROM deliveries AS earlier
                            WHERE earlier.alert_key = d.alert_key AND earlier.id < d.id
                              AND earlier.state IN ({_ACTIVE}))
-        ORDER BY d.id
+        ORDER BY d.not_before, d.id
         LIMIT :limit)
 RETURNING *
 """
@@ -239,6 +242,7 @@ class Outbox:
             if name not in columns:
                 connection.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {kind}")
         connection.execute(_ACTIVE_BY_ALERT)
+        connection.execute(_DUE)
 
     def __repr__(self) -> str:
         return f"<Outbox {self.path}>"
