@@ -7,6 +7,7 @@ import logging
 from .connectwise import DEFAULT_CODEBASE, ApiKey, ConnectWiseClient, IntegratorLogin, TransportError, lookup_codebase
 from .datto import DattoPortalClient, RateLimiter
 from .settings import Settings, SettingsError
+from .transport import retry_policy
 
 __all__ = ["connectwise_client", "portal_client"]
 
@@ -32,8 +33,9 @@ def connectwise_client(settings: Settings) -> ConnectWiseClient:
             "connectwise: set integrator_password (the dattoCW integrator login) or public_key and private_key"
         )
     timeout = (min(CONNECT_TIMEOUT, cw.timeout_seconds), cw.timeout_seconds)
+    retry = retry_policy(attempts=cw.retry_attempts, backoff=cw.retry_backoff_seconds, jitter=cw.retry_backoff_seconds)
     if cw.api_url:
-        return ConnectWiseClient(cw.api_url, credentials, cw.client_id, timeout=timeout)
+        return ConnectWiseClient(cw.api_url, credentials, cw.client_id, timeout=timeout, retry=retry)
     site = cw.site.rstrip("/")
     try:
         codebase = lookup_codebase(site, cw.company_id, timeout=timeout)
@@ -41,7 +43,7 @@ def connectwise_client(settings: Settings) -> ConnectWiseClient:
         log.warning("could not look the codebase up at %s (%s); using %s", site, error, DEFAULT_CODEBASE)
         codebase = DEFAULT_CODEBASE
     site = site if "://" in site else f"https://{site}"
-    return ConnectWiseClient(f"{site}/{codebase}apis/3.0", credentials, cw.client_id, timeout=timeout)
+    return ConnectWiseClient(f"{site}/{codebase}apis/3.0", credentials, cw.client_id, timeout=timeout, retry=retry)
 
 
 def portal_client(settings: Settings) -> DattoPortalClient:

@@ -50,6 +50,8 @@ class ConnectWiseSettings:
     public_key: str = ""  # API member keys: optional; the doctor uses them to read setup tables
     private_key: Secret = NO_SECRET
     timeout_seconds: float = 30.0
+    retry_attempts: int = 4  # re-sends of a call that is safe to repeat (and of any 429) before it fails
+    retry_backoff_seconds: float = 0.5  # between them: backoff x 2^n, jittered (a 429's Retry-After wins)
 
 
 @dataclass
@@ -199,6 +201,8 @@ def _validate(settings: Settings) -> None:
     for route in (settings.alerts.device_route, settings.alerts.agent_route):
         if route not in ROUTES:
             raise SettingsError(f"alerts: a route must be one of {', '.join(ROUTES)}, not {route!r}")
+    if settings.connectwise.retry_attempts < 0 or settings.connectwise.retry_backoff_seconds < 0:
+        raise SettingsError("connectwise.retry_attempts and connectwise.retry_backoff_seconds cannot be negative")
     alerts = settings.alerts
     if alerts.workers < 1:
         raise SettingsError("alerts.workers must be at least 1")

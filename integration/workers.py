@@ -36,6 +36,7 @@ IDLE_SECONDS = 0.25  # an idle worker looks again this often (retries come due) 
 CLAIM_BATCH = 4
 UNEXPECTED_ATTEMPTS = 5  # a bug (not a ConnectWise failure) fails the delivery after this many tries
 TRANSIENT_STATUSES = frozenset({408, 409, 423, 425})
+BREAKER_CAP_SECONDS = 10.0  # during an outage, the workers look again at least this often
 
 
 class Doorbell:
@@ -62,7 +63,7 @@ class CircuitBreaker:
     A success closes it again. A 429's Retry-After sets the pause when it is longer.
     """
 
-    def __init__(self, base: float = 0.25, cap: float = 30.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, base: float = 1.0, cap: float = 10.0, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.base = base
         self.cap = cap
         self._clock = clock
@@ -120,7 +121,9 @@ class DeliveryWorkers:
         self.settings = settings
         self.count = settings.workers if count is None else count
         self.doorbell = doorbell or Doorbell()
-        self.breaker = breaker or CircuitBreaker(cap=settings.retry_max_seconds)
+        self.breaker = breaker or CircuitBreaker(
+            base=settings.retry_base_seconds, cap=min(BREAKER_CAP_SECONDS, settings.retry_max_seconds)
+        )
         self.name = name
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -37,6 +37,8 @@ def integration_settings(facts: dict[str, Any], state_dir: Path, **alerts: Any) 
             "integrator_username": login["username"],
             "integrator_password": login["password"],
             "timeout_seconds": 10,
+            "retry_attempts": 3,
+            "retry_backoff_seconds": 0.02,
         },
         "datto": {
             "url": facts["portal"]["url"].removesuffix("/bcdr"),
