@@ -27,8 +27,8 @@ MARKER = re.compile(r"Datto event: (\S+)")
 FAST_RETRIES = {"retry_base_seconds": 0.02, "retry_max_seconds": 0.3, "hold_retry_seconds": 0.1}
 
 
-def integration_settings(facts: dict[str, Any], state_dir: Path, **alerts: Any) -> Settings:
-    """Settings pointing the integration at one `cwsim serve` (its ready-file facts), as the dattoCW login."""
+def settings_file(facts: dict[str, Any], state_dir: Path, **alerts: Any) -> Path:
+    """A settings file pointing the integration at one `cwsim serve` (its ready-file facts), as the dattoCW login."""
     login = facts["integrator"]
     document = {
         "connectwise": {
@@ -52,7 +52,11 @@ def integration_settings(facts: dict[str, Any], state_dir: Path, **alerts: Any) 
     }
     path = state_dir.parent / f"{state_dir.name}-settings.yaml"
     path.write_text(yaml.safe_dump(document))
-    return load_settings(path, environ={})
+    return path
+
+
+def integration_settings(facts: dict[str, Any], state_dir: Path, **alerts: Any) -> Settings:
+    return load_settings(settings_file(facts, state_dir, **alerts), environ={})
 
 
 def quiet_fleet(admin: requests.Session, *, siris: int = 3, alto: int = 1, seed: int = 3) -> list[dict[str, Any]]:
@@ -216,6 +220,33 @@ def score(cw: requests.Session) -> Score:
     tickets = cw.get("service/tickets", params={"conditions": conditions, "pageSize": 1000, "orderBy": "id asc"}).json()
     notes = {t["id"]: cw.get(f"service/tickets/{t['id']}/notes", params={"pageSize": 1000}).json() for t in tickets}
     return Score(tickets, notes)
+
+
+def busy_day(admin: requests.Session, devices: list[dict[str, Any]]) -> None:
+    """Backup failures on every agent, a device offline, a screenshot failure: about a hundred events in a day."""
+    for device in devices:
+        for agent in agents(device):
+            admin.post(
+                "fleet/incidents",
+                json={
+                    "kind": "backup_failure",
+                    "serialNumber": device["serialNumber"],
+                    "volume": agent["volume"],
+                    "attempts": 3,
+                },
+            ).raise_for_status()
+    admin.post(
+        "fleet/incidents",
+        json={"kind": "device_offline", "serialNumber": devices[-1]["serialNumber"], "duration": "PT2H"},
+    ).raise_for_status()
+    admin.post(
+        "fleet/incidents",
+        json={
+            "kind": "screenshot_failure",
+            "serialNumber": devices[0]["serialNumber"],
+            "volume": agents(devices[0])[0]["volume"],
+        },
+    ).raise_for_status()
 
 
 def not_screenshot(event: dict[str, Any]) -> bool:

@@ -18,6 +18,7 @@ from .alertkit import (
     advance,
     agents,
     alert_events,
+    busy_day,
     drained,
     integration,
     integration_settings,
@@ -38,33 +39,6 @@ def admin(cwsim):
 @pytest.fixture
 def cw(cwsim):
     return cwsim.session()
-
-
-def busy_day(admin: requests.Session, devices: list[dict[str, Any]]) -> None:
-    """Backup failures on every agent, a device offline, a screenshot failure: about a hundred events."""
-    for device in devices:
-        for agent in agents(device):
-            admin.post(
-                "fleet/incidents",
-                json={
-                    "kind": "backup_failure",
-                    "serialNumber": device["serialNumber"],
-                    "volume": agent["volume"],
-                    "attempts": 3,
-                },
-            ).raise_for_status()
-    admin.post(
-        "fleet/incidents",
-        json={"kind": "device_offline", "serialNumber": devices[-1]["serialNumber"], "duration": "PT2H"},
-    ).raise_for_status()
-    admin.post(
-        "fleet/incidents",
-        json={
-            "kind": "screenshot_failure",
-            "serialNumber": devices[0]["serialNumber"],
-            "volume": agents(devices[0])[0]["volume"],
-        },
-    ).raise_for_status()
 
 
 def fault(admin: requests.Session, rule: dict[str, Any]) -> int:
