@@ -16,12 +16,16 @@ ticket link is checked the same way before it is re-posted. That is the whole of
 duplicate-prevention: the outbox makes delivery at least once, the look-ups make it
 effectively once.
 
-Errors are raised to the caller (the worker), which decides between retry, hold and fail.
+While ConnectWise is failing (the workers' circuit breaker is open), a delivery still sends its
+email and then waits for the ticket part without calling ConnectWise: email does not wait for an
+outage to end. Errors are raised to the caller (the worker), which decides between retry, hold and
+fail.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from .alerts import Alert
@@ -33,13 +37,21 @@ from .settings import AlertSettings
 from .targets import DeviceDirectory, TicketTarget
 from .tickets import TicketWriter
 
-__all__ = ["AlertDeliverer", "MailPending"]
+__all__ = ["AlertDeliverer", "ConnectWiseResting", "MailPending"]
 
 log = logging.getLogger("cwsim.integration.delivery")
 
 
 class MailPending(Exception):
     """The ticket side is done but the email failed for now: try the delivery again later."""
+
+
+class ConnectWiseResting(Exception):
+    """ConnectWise has been failing and is left alone for `pause` seconds; the ticket part waits that long."""
+
+    def __init__(self, pause: float) -> None:
+        super().__init__(f"ConnectWise has been failing; the ticket part waits {pause:.2f} s")
+        self.pause = pause
 
 
 class AlertDeliverer:
@@ -54,6 +66,8 @@ class AlertDeliverer:
         tickets: TicketWriter,
         mailer: AlertMailer | None,
         settings: AlertSettings,
+        *,
+        connectwise_pause: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.outbox = outbox
         self.router = router
@@ -62,20 +76,26 @@ class AlertDeliverer:
         self.tickets = tickets
         self.mailer = mailer
         self.settings = settings
+        self.connectwise_pause = connectwise_pause
 
-    def deliver(self, delivery: Delivery, worker: str) -> None:
+    def deliver(self, delivery: Delivery, worker: str) -> bool:
+        """Deliver as far as possible; True if ConnectWise was called (and answered every call)."""
         alert = Alert(delivery.payload)
         route = self.router.route(alert)
         started = delivery.state != QUEUED  # a ticket or note under way is finished whatever the route says now
         if route.nowhere and not started:
             self.outbox.mark_skipped(delivery.id, worker, route.reason)
-            return
+            return False
         mail_error = self._email(delivery, alert, worker) if route.email and delivery.mail is None else None
-        if route.ticket or started:
+        ticketed = route.ticket or started
+        if ticketed:
+            if (pause := self.connectwise_pause()) > 0:
+                raise ConnectWiseResting(pause)
             self._ticket(delivery, alert, worker)
         if mail_error is not None:
             raise MailPending(str(mail_error))
         self.outbox.mark_done(delivery.id, worker)
+        return ticketed
 
     # -- email ---------------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from .state_dir import StateDir
 from .status import IntakeCounters, StatusBoard
 from .targets import DeviceDirectory
 from .tickets import TicketWriter
-from .workers import DeliveryWorkers, Doorbell
+from .workers import CircuitBreaker, DeliveryWorkers, Doorbell
 
 __all__ = ["IntegrationService", "add_arguments", "main"]
 
@@ -79,6 +79,7 @@ class IntegrationService:
             self.registry, self.cw, alerts, configuration_type=settings.onboarding.configuration_type
         )
         self.doorbell = Doorbell()
+        breaker = CircuitBreaker.for_settings(alerts)
         deliverer = AlertDeliverer(
             self.outbox,
             AlertRouter(alerts, self.directory.mapping),
@@ -87,8 +88,11 @@ class IntegrationService:
             TicketWriter(self.cw),
             self.mailer,
             alerts,
+            connectwise_pause=lambda: breaker.remaining,
         )
-        self.workers = DeliveryWorkers(self.outbox, deliverer, alerts, count=workers, doorbell=self.doorbell)
+        self.workers = DeliveryWorkers(
+            self.outbox, deliverer, alerts, count=workers, doorbell=self.doorbell, breaker=breaker
+        )
         self.counters = IntakeCounters()
         self.board = StatusBoard(self.outbox, self.counters, workers=lambda: self.workers.running)
         app = create_intake_app(self.outbox, settings.intake, status=self.board, on_queued=self.doorbell.ring)

@@ -5,7 +5,8 @@ What happens to a delivery that fails:
 - a transient ConnectWise failure (429, 5xx, a lost or refused connection, an outage, 401/403
   while credentials are being fixed) keeps its state and is retried later, with exponential
   backoff (jittered, honouring Retry-After), for as long as it takes: it is never dropped. It also
-  trips the circuit breaker, which pauses every worker together, so an outage is not hammered;
+  trips the circuit breaker: until its pause is over, no delivery calls ConnectWise (each sends
+  its email and puts its ticket part back), so an outage is probed, not hammered;
 - a device nobody mapped yet, or a board/status/type ConnectWise lacks, is *held*: retried every
   `hold_retry_seconds` and counted in /status, so nothing is lost once it is set up;
 - a permanent error (400 InvalidObject from bad data, 404) fails the delivery with the reason;
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from .boards import SetupProblem
 from .connectwise import AuthenticationError, ConnectWiseError, PermissionDenied, RateLimited, ServerError
 from .connectwise_errors import TransportError
-from .delivery import AlertDeliverer, MailPending
+from .delivery import AlertDeliverer, ConnectWiseResting, MailPending
 from .outbox import ClaimLost, Delivery, Outbox
 from .settings import AlertSettings
 from .targets import DeviceUnmapped
@@ -58,24 +59,39 @@ class Doorbell:
 
 
 class CircuitBreaker:
-    """After a transient ConnectWise failure every worker pauses together, longer each time in a row.
+    """After `threshold` transient ConnectWise failures in a row, nobody calls ConnectWise for a pause.
 
-    A success closes it again. A 429's Retry-After sets the pause when it is longer.
+    The pause doubles with each further failure in a row (up to `cap`); a 429's Retry-After opens
+    it at once, for that long. A success closes it. Scattered failures (a flaky 30%) never open it:
+    their deliveries just retry.
     """
 
-    def __init__(self, base: float = 1.0, cap: float = 10.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+    @classmethod
+    def for_settings(cls, settings: AlertSettings) -> CircuitBreaker:
+        return cls(base=settings.retry_base_seconds, cap=min(BREAKER_CAP_SECONDS, settings.retry_max_seconds))
+
+    def __init__(
+        self,
+        base: float = 1.0,
+        cap: float = 10.0,
+        threshold: int = 3,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.base = base
         self.cap = cap
+        self.threshold = threshold
         self._clock = clock
         self._lock = threading.Lock()
         self._failures = 0
         self._open_until = 0.0
 
     def trip(self, retry_after: float | None = None) -> float:
-        """Record a failure; returns the pause."""
+        """Record a failure; returns the pause it starts (0 while under the threshold)."""
         with self._lock:
             self._failures += 1
-            pause = min(self.cap, self.base * 2 ** min(self._failures - 1, 16))
+            beyond = self._failures - self.threshold
+            pause = min(self.cap, self.base * 2 ** min(beyond, 16)) if beyond >= 0 else 0.0
             if retry_after:
                 pause = max(pause, min(retry_after, self.cap))
             self._open_until = max(self._open_until, self._clock() + pause)
@@ -89,10 +105,6 @@ class CircuitBreaker:
     def remaining(self) -> float:
         with self._lock:
             return max(0.0, self._open_until - self._clock())
-
-    def wait(self, stop: threading.Event) -> None:
-        while (pause := self.remaining) > 0 and not stop.is_set():
-            stop.wait(pause)
 
 
 def is_transient(error: ConnectWiseError) -> bool:
@@ -121,9 +133,7 @@ class DeliveryWorkers:
         self.settings = settings
         self.count = settings.workers if count is None else count
         self.doorbell = doorbell or Doorbell()
-        self.breaker = breaker or CircuitBreaker(
-            base=settings.retry_base_seconds, cap=min(BREAKER_CAP_SECONDS, settings.retry_max_seconds)
-        )
+        self.breaker = breaker or CircuitBreaker.for_settings(settings)
         self.name = name
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -156,7 +166,6 @@ class DeliveryWorkers:
     def _run(self, worker: str) -> None:
         while not self._stop.is_set():
             try:
-                self.breaker.wait(self._stop)
                 rung = self.doorbell.rings
                 batch = self.outbox.claim(worker, limit=CLAIM_BATCH)
             except Exception:
@@ -167,7 +176,6 @@ class DeliveryWorkers:
                 self.doorbell.wait(rung, IDLE_SECONDS)
                 continue
             for index, delivery in enumerate(batch):
-                self.breaker.wait(self._stop)
                 if self._stop.is_set():
                     self._give_back(batch[index:], worker)
                     return
@@ -175,11 +183,14 @@ class DeliveryWorkers:
 
     def _attempt(self, delivery: Delivery, worker: str) -> None:
         try:
-            self.deliverer.deliver(delivery, worker)
-            self.breaker.succeeded()
+            if self.deliverer.deliver(delivery, worker):
+                self.breaker.succeeded()
         except (DeviceUnmapped, SetupProblem) as error:
             log.info("alert delivery %s held: %s", delivery.id, error)
             self._settle(self.outbox.hold, delivery, worker, f"held: {error}", self.settings.hold_retry_seconds)
+        except ConnectWiseResting as error:
+            delay = error.pause * self._random.uniform(1.0, 1.5)  # spread the probes when the pause ends
+            self._settle(self.outbox.retry_later, delivery, worker, str(error), delay)
         except MailPending as error:
             self._settle(self.outbox.retry_later, delivery, worker, f"email: {error}", self._backoff(delivery))
         except ClaimLost as error:

@@ -68,7 +68,7 @@ def assert_each_alert_once(admin: requests.Session, cw: requests.Session, status
             id="30% random 503s",
         ),
         pytest.param(
-            {"path": "*", "probability": 0.5, "seed": 2, "count": 24, "effect": {"kind": "throttle", "retry_after": 1}},
+            {"path": "*", "probability": 0.5, "seed": 2, "count": 12, "effect": {"kind": "throttle", "retry_after": 1}},
             id="429 storm",
         ),
         pytest.param(

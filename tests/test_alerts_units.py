@@ -13,6 +13,7 @@ from cwsim.integration.mail import alert_message, alert_subject
 from cwsim.integration.registry import DeviceMapping
 from cwsim.integration.routing import AlertRouter
 from cwsim.integration.settings import AlertSettings
+from cwsim.integration.workers import CircuitBreaker
 
 from .test_alerts_intake import EVENT
 
@@ -102,3 +103,16 @@ def test_the_hold_back_counts_alert_time_and_survives_a_restart(tmp_path: Path) 
     assert again.reserve("S1", "backup_failed", T0 + timedelta(hours=1), delivery_id=6)
     assert not again.reserve("S1", "backup_failed", T0 + timedelta(minutes=90), delivery_id=7)
     again.close()
+
+
+def test_the_circuit_breaker_opens_after_failures_in_a_row_and_a_success_closes_it() -> None:
+    now = [100.0]
+    breaker = CircuitBreaker(base=1.0, cap=8.0, threshold=3, clock=lambda: now[0])
+    assert (breaker.trip(), breaker.trip(), breaker.remaining) == (0.0, 0.0, 0.0)  # scattered failures: no pause
+    assert breaker.trip() == 1.0 and breaker.remaining == 1.0
+    assert breaker.trip() == 2.0 and breaker.trip() == 4.0 and breaker.trip() == 8.0 and breaker.trip() == 8.0
+    now[0] += 8.0
+    assert breaker.remaining == 0.0
+    breaker.succeeded()
+    assert breaker.trip(retry_after=5) == 5.0  # the server said how long: at once
+    assert breaker.trip(retry_after=600) == 8.0  # but never past the cap
