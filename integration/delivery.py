@@ -46,6 +46,19 @@ class MailPending(Exception):
     """The ticket side is done but the email failed for now: try the delivery again later."""
 
 
+class _MailOutcome:
+    """What became of a delivery's email, until the outbox has recorded it (with whichever move comes first)."""
+
+    def __init__(self) -> None:
+        self.outcome: str | None = None
+        self.detail: str | None = None
+
+    def take(self) -> dict[str, str | None]:
+        """The keyword arguments that record it, once; nothing the second time."""
+        outcome, self.outcome = self.outcome, None
+        return {"mail": outcome, "error": self.detail} if outcome is not None else {}
+
+
 class ConnectWiseResting(Exception):
     """ConnectWise has been failing and is left alone for `pause` seconds; the ticket part waits that long."""
 
@@ -86,76 +99,92 @@ class AlertDeliverer:
         if route.nowhere and not started:
             self.outbox.mark_skipped(delivery.id, worker, route.reason)
             return False
-        mail_error = self._email(delivery, alert, worker) if route.email and delivery.mail is None else None
+        mail = _MailOutcome()
+        mail_error = self._email(delivery, alert, mail) if route.email and delivery.mail is None else None
         ticketed = route.ticket or started
-        if ticketed:
-            if (pause := self.connectwise_pause()) > 0:
-                raise ConnectWiseResting(pause)
-            self._ticket(delivery, alert, worker)
-        if mail_error is not None:
-            raise MailPending(str(mail_error))
-        self.outbox.mark_done(delivery.id, worker)
+        try:
+            note_id = None
+            if ticketed:
+                if (pause := self.connectwise_pause()) > 0:
+                    raise ConnectWiseResting(pause)
+                note_id = self._ticket(delivery, alert, worker, mail)
+            if mail_error is not None:
+                raise MailPending(str(mail_error))
+            self.outbox.mark_done(delivery.id, worker, note_id=note_id, **mail.take())
+        except BaseException:
+            if mail.outcome is not None:  # the email went (or was held back): never send it again
+                self.outbox.mark_mail(delivery.id, worker, **mail.take())
+            raise
         return ticketed
 
     # -- email ---------------------------------------------------------------------------------
 
-    def _email(self, delivery: Delivery, alert: Alert, worker: str) -> MailFailed | None:
+    def _email(self, delivery: Delivery, alert: Alert, mail: _MailOutcome) -> MailFailed | None:
+        """Send (or hold back) the email; its outcome goes into `mail`; a transient failure is returned."""
         if self.mailer is None:
             return None
         try:
-            outcome = self.mailer.send(alert, delivery.id)
+            mail.outcome = self.mailer.send(alert, delivery.id)
         except MailFailed as error:
             if not error.permanent:
                 return error
             log.warning("alert %s: email failed for good: %s", alert.event_id, error)
-            self.outbox.mark_mail(delivery.id, worker, FAILED, f"email: {error}")
-            return None
-        self.outbox.mark_mail(delivery.id, worker, outcome)
+            mail.outcome, mail.detail = FAILED, f"email: {error}"
         return None
 
     # -- ticket ---------------------------------------------------------------------------------
 
-    def _ticket(self, delivery: Delivery, alert: Alert, worker: str) -> None:
+    def _ticket(self, delivery: Delivery, alert: Alert, worker: str, mail: _MailOutcome) -> int | None:
+        """Move the ticket side on; returns the id of a note made but not yet recorded (mark_done records it)."""
         state, ticket_id, note_id = delivery.state, delivery.ticket_id, delivery.note_id
-        relinking = state == CREATED  # the link (or close) of an earlier attempt may have happened
         if state == LINKED:
-            return
+            return None
         if state == QUEUED:
             target = self.directory.target(alert.serial)
             open_ticket = self.tickets.open_ticket(alert.ticket_xref)
-            if open_ticket is None:
-                if alert.event == "clear":
-                    return  # nothing open to note the clear on
-                body = self._ticket_body(alert, target)
-                self.outbox.mark_create_sent(delivery.id, worker)
-                ticket_id = self.tickets.create(body)
-                self.outbox.mark_created(delivery.id, worker, ticket_id=ticket_id)
-            else:
-                ticket_id = open_ticket
-                self.outbox.mark_create_sent(delivery.id, worker, ticket_id=ticket_id)
-                note_id = self.tickets.add_note(ticket_id, alert.note_text())
-                self.outbox.mark_created(delivery.id, worker, note_id=note_id)
+            if open_ticket is None and alert.event == "clear":
+                return None  # nothing open to note the clear on
+            if open_ticket is not None:
+                self.outbox.mark_create_sent(delivery.id, worker, ticket_id=open_ticket, **mail.take())
+                note_id = self.tickets.add_note(open_ticket, alert.note_text())
+                return self._after_note(delivery, alert, worker, open_ticket, note_id, recorded=False)
+            body = self._ticket_body(alert, target)
+            self.outbox.mark_create_sent(delivery.id, worker, **mail.take())
+            ticket_id = self.tickets.create(body)
+            self.outbox.mark_created(delivery.id, worker, ticket_id=ticket_id)
         elif state == CREATE_SENT:
-            if ticket_id is None:
-                target = self.directory.target(alert.serial)
-                ticket_id = self.tickets.open_ticket(alert.ticket_xref) if self.settings.lookup_before_post else None
-                if ticket_id is None:
-                    ticket_id = self.tickets.create(self._ticket_body(alert, target))
-                else:
-                    log.info("alert %s: found ticket %s made by an earlier attempt", alert.event_id, ticket_id)
-                self.outbox.mark_created(delivery.id, worker, ticket_id=ticket_id)
-            else:
-                note_id = self.tickets.find_note(ticket_id, alert.marker) if self.settings.lookup_before_post else None
+            lookup = self.settings.lookup_before_post
+            if ticket_id is not None:  # a note on that ticket may have been made
+                note_id = self.tickets.find_note(ticket_id, alert.marker) if lookup else None
                 if note_id is None:
                     note_id = self.tickets.add_note(ticket_id, alert.note_text())
                 else:
                     log.info("alert %s: found note %s made by an earlier attempt", alert.event_id, note_id)
-                self.outbox.mark_created(delivery.id, worker, note_id=note_id)
+                return self._after_note(delivery, alert, worker, ticket_id, note_id, recorded=False)
+            target = self.directory.target(alert.serial)
+            ticket_id = self.tickets.open_ticket(alert.ticket_xref) if lookup else None
+            if ticket_id is None:
+                ticket_id = self.tickets.create(self._ticket_body(alert, target))
+            else:
+                log.info("alert %s: found ticket %s made by an earlier attempt", alert.event_id, ticket_id)
+            self.outbox.mark_created(delivery.id, worker, ticket_id=ticket_id, **mail.take())
+        elif note_id is not None:  # created: a note whose ticket may still need closing
+            assert ticket_id is not None
+            return self._after_note(delivery, alert, worker, ticket_id, note_id, recorded=True)
         assert ticket_id is not None
-        if note_id is None:
-            self._link(delivery, alert, ticket_id, worker, check_first=relinking)
-        elif alert.event == "clear" and self.settings.close_on_clear:
-            self._close(alert, ticket_id)
+        self._link(delivery, alert, ticket_id, worker, check_first=state == CREATED)
+        return None
+
+    def _after_note(
+        self, delivery: Delivery, alert: Alert, worker: str, ticket_id: int, note_id: int, *, recorded: bool
+    ) -> int | None:
+        """Close the ticket on a clear when set to (recording the note first); else leave the note to mark_done."""
+        if not (alert.event == "clear" and self.settings.close_on_clear):
+            return None if recorded else note_id
+        if not recorded:
+            self.outbox.mark_created(delivery.id, worker, note_id=note_id)
+        self._close(alert, ticket_id)
+        return None
 
     def _link(self, delivery: Delivery, alert: Alert, ticket_id: int, worker: str, check_first: bool) -> None:
         target = self.directory.target(alert.serial)

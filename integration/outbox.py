@@ -112,7 +112,7 @@ _FROM: dict[str, tuple[str, ...]] = {
     CREATE_SENT: (QUEUED, CREATE_SENT),
     CREATED: (CREATE_SENT,),
     LINKED: (CREATED,),
-    DONE: (QUEUED, CREATED, LINKED),
+    DONE: (QUEUED, CREATED, LINKED),  # and from create_sent with the note made: see mark_done
     SKIPPED: (QUEUED,),
     FAILED: ACTIVE_STATES,
 }
@@ -231,6 +231,7 @@ class Outbox:
         self._clock = clock
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._writing = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         connection = self._connection()
         mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -272,15 +273,32 @@ class Outbox:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the write lock up front, so it waits instead of failing."""
+        """A write transaction that takes the write lock up front, so it waits instead of failing.
+
+        Threads of this process queue on a Python lock first: SQLite's own busy handler waits by
+        sleeping 1, 2, 5, 10... ms, far longer than a transaction here holds the lock (tens of
+        microseconds), which starved the workers. Other processes still meet the busy timeout.
+        """
         connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    @contextmanager
+    def _statement(self) -> Iterator[sqlite3.Connection]:
+        """For a write that is one statement: SQLite makes it a transaction of its own (autocommit).
+
+        One call into SQLite instead of three (BEGIN, the statement, COMMIT) matters under load:
+        each call lets go of the GIL, and the writer may wait for it back while holding the lock.
+        """
+        connection = self._connection()
+        with self._writing:
             yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
 
     # -- intake ---------------------------------------------------------------------------
 
@@ -308,7 +326,7 @@ class Outbox:
     def claim(self, worker: str, limit: int = 1) -> list[Delivery]:
         """Up to `limit` ready deliveries, now leased to `worker`; no other worker gets them meanwhile."""
         now = self._clock()
-        with self._transaction() as connection:
+        with self._statement() as connection:
             rows = connection.execute(
                 _CLAIM, {"worker": worker, "lease_until": now + self.lease_seconds, "now": now, "limit": limit}
             ).fetchall()
@@ -323,28 +341,57 @@ class Outbox:
             )
             return connection.execute("SELECT count(*) FROM deliveries WHERE state = ?", (CREATE_SENT,)).fetchone()[0]
 
-    def mark_create_sent(self, delivery_id: int, worker: str, *, ticket_id: int | None = None) -> None:
-        """Say so before the POST that creates the ticket, or (given the ticket's id) a note on it.
+    # Each transition may also record what became of the delivery's email (`mail`, with `error` for
+    # a failure), so sending it costs no transaction of its own.
 
-        Called again before re-posting after a lookup found nothing.
-        """
-        self._move(delivery_id, worker, CREATE_SENT, ticket_id=ticket_id)
+    def mark_create_sent(
+        self,
+        delivery_id: int,
+        worker: str,
+        *,
+        ticket_id: int | None = None,
+        mail: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Say so before the POST that creates the ticket, or (given the ticket's id) a note on it."""
+        self._move(delivery_id, worker, CREATE_SENT, ticket_id=ticket_id, mail=mail, error=error)
 
     def mark_created(
-        self, delivery_id: int, worker: str, *, ticket_id: int | None = None, note_id: int | None = None
+        self,
+        delivery_id: int,
+        worker: str,
+        *,
+        ticket_id: int | None = None,
+        note_id: int | None = None,
+        mail: str | None = None,
+        error: str | None = None,
     ) -> None:
         """The ticket or note exists (created now, or found by the lookup)."""
-        self._move(delivery_id, worker, CREATED, ticket_id=ticket_id, note_id=note_id)
+        self._move(delivery_id, worker, CREATED, ticket_id=ticket_id, note_id=note_id, mail=mail, error=error)
 
     def mark_linked(self, delivery_id: int, worker: str) -> None:
         """The ticket is linked to the device's configuration."""
         self._move(delivery_id, worker, LINKED)
 
     def mark_done(
-        self, delivery_id: int, worker: str, *, ticket_id: int | None = None, note_id: int | None = None
+        self,
+        delivery_id: int,
+        worker: str,
+        *,
+        ticket_id: int | None = None,
+        note_id: int | None = None,
+        mail: str | None = None,
+        error: str | None = None,
     ) -> None:
-        """Delivered; releases the claim and records the delivery's lag."""
-        self._move(delivery_id, worker, DONE, ticket_id=ticket_id, note_id=note_id)
+        """Delivered; releases the claim and records the delivery's lag.
+
+        Straight from create_sent only with the id of the note that was made (nothing follows a
+        note unless a close does): what a create made is always recorded.
+        """
+        sources = (*_FROM[DONE], CREATE_SENT) if note_id is not None else _FROM[DONE]
+        self._move(
+            delivery_id, worker, DONE, ticket_id=ticket_id, note_id=note_id, mail=mail, error=error, sources=sources
+        )
 
     def mark_skipped(self, delivery_id: int, worker: str, reason: str) -> None:
         """Routed nowhere (e.g. a screenshot alert); the reason is kept in last_error."""
@@ -368,7 +415,7 @@ class Outbox:
 
     def _release(self, delivery_id: int, worker: str, delay: float, error: str | None, held: bool | None) -> None:
         now = self._clock()
-        with self._transaction() as connection:
+        with self._statement() as connection:
             changed = connection.execute(
                 "UPDATE deliveries SET claimed_by = NULL, lease_until = NULL, not_before = ?,"
                 " last_error = coalesce(?, last_error), held = coalesce(?, held), updated_at = ?"
@@ -378,12 +425,13 @@ class Outbox:
             if not changed:
                 raise self._why_not(connection, delivery_id, worker, "retry later")
 
-    def mark_mail(self, delivery_id: int, worker: str, outcome: str, detail: str | None = None) -> None:
-        """Record what became of the delivery's email, so a retry never sends it twice."""
-        if outcome not in MAIL_OUTCOMES:
-            raise ValueError(f"mail outcome must be one of {', '.join(MAIL_OUTCOMES)}, not {outcome!r}")
+    def mark_mail(self, delivery_id: int, worker: str, mail: str, error: str | None = None) -> None:
+        """Record what became of the delivery's email (when no move records it), so a retry never sends it twice."""
+        if mail not in MAIL_OUTCOMES:
+            raise ValueError(f"mail outcome must be one of {', '.join(MAIL_OUTCOMES)}, not {mail!r}")
+        outcome, detail = mail, error
         now = self._clock()
-        with self._transaction() as connection:
+        with self._statement() as connection:
             changed = connection.execute(
                 "UPDATE deliveries SET mail = ?, last_error = coalesce(?, last_error), updated_at = ?"
                 " WHERE id = ? AND claimed_by = ? AND state IN (?, ?, ?, ?)",
@@ -395,7 +443,7 @@ class Outbox:
     def requeue(self, delivery_id: int) -> None:
         """An operator's second chance for a failed delivery: back to queued, attempts kept."""
         now = self._clock()
-        with self._transaction() as connection:
+        with self._statement() as connection:
             changed = connection.execute(
                 "UPDATE deliveries SET state = ?, not_before = ?, finished_at = NULL, updated_at = ?"
                 " WHERE id = ? AND state = ?",
@@ -413,14 +461,18 @@ class Outbox:
         ticket_id: int | None = None,
         note_id: int | None = None,
         error: str | None = None,
+        mail: str | None = None,
+        sources: tuple[str, ...] | None = None,
     ) -> None:
+        if mail is not None and mail not in MAIL_OUTCOMES:
+            raise ValueError(f"mail outcome must be one of {', '.join(MAIL_OUTCOMES)}, not {mail!r}")
         now = self._clock()
         finished = state not in ACTIVE_STATES
-        sources = _FROM[state]
-        with self._transaction() as connection:
+        sources = sources or _FROM[state]
+        with self._statement() as connection:
             changed = connection.execute(
                 f"UPDATE deliveries SET state = ?, ticket_id = coalesce(?, ticket_id), note_id = coalesce(?, note_id),"
-                f" last_error = coalesce(?, last_error), updated_at = ?, held = 0,"
+                f" last_error = coalesce(?, last_error), mail = coalesce(?, mail), updated_at = ?, held = 0,"
                 f" claimed_by = CASE WHEN ? THEN NULL ELSE claimed_by END,"
                 f" lease_until = CASE WHEN ? THEN NULL ELSE ? END,"
                 f" finished_at = CASE WHEN ? THEN ? ELSE NULL END"
@@ -430,6 +482,7 @@ class Outbox:
                     ticket_id,
                     note_id,
                     error,
+                    mail,
                     now,
                     finished,
                     finished,
@@ -494,7 +547,7 @@ class Outbox:
 
     def purge(self, finished_before: float) -> int:
         """Forget finished deliveries older than a moment (unix seconds); a re-delivery after that is new again."""
-        with self._transaction() as connection:
+        with self._statement() as connection:
             return connection.execute(
                 f"DELETE FROM deliveries WHERE finished_at < ? AND state NOT IN ({_ACTIVE})", (finished_before,)
             ).rowcount
