@@ -37,6 +37,7 @@ class EmailHoldback:
         self.window = window.total_seconds()
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._writing = threading.Lock()  # see Outbox._transaction: threads queue here, not in SQLite's sleeps
         self._connections: list[sqlite3.Connection] = []
         self._connection().executescript(SCHEMA)
 
@@ -52,34 +53,33 @@ class EmailHoldback:
         return connection
 
     def reserve(self, serial: str, alert_type: str, moment: datetime, delivery_id: int) -> bool:
-        """True if this delivery may send now (and the hour starts at `moment`); False to hold its email back."""
-        at = moment.timestamp()
-        connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            row = connection.execute(
-                "SELECT sent_at, delivery_id FROM holdback WHERE serial = ? AND alert_type = ?", (serial, alert_type)
-            ).fetchone()
-            if row is not None:
-                sent_at, owner = row
-                if owner == delivery_id:
-                    connection.execute("COMMIT")
-                    return True
-                # An event from before the last email (a late delivery) is inside the hour too.
-                if at < sent_at + self.window:
-                    connection.execute("COMMIT")
-                    return False
-            connection.execute(
-                "INSERT INTO holdback (serial, alert_type, sent_at, delivery_id) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (serial, alert_type) DO UPDATE SET sent_at = excluded.sent_at,"
-                " delivery_id = excluded.delivery_id",
-                (serial, alert_type, at, delivery_id),
+        """True if this delivery may send now (and the hour starts at `moment`); False to hold its email back.
+
+        One statement, so one transaction: the slot is taken when it is free, its hour is over, or
+        it is this delivery's own. An event from before the last email (a late delivery) is inside
+        the hour too.
+        """
+        with self._writing:
+            taken = (
+                self._connection()
+                .execute(
+                    "INSERT INTO holdback (serial, alert_type, sent_at, delivery_id) VALUES (:serial, :type, :at, :id)"
+                    " ON CONFLICT (serial, alert_type) DO UPDATE SET sent_at = excluded.sent_at,"
+                    " delivery_id = excluded.delivery_id"
+                    " WHERE holdback.delivery_id = excluded.delivery_id"
+                    " OR excluded.sent_at >= holdback.sent_at + :window"
+                    " RETURNING delivery_id",
+                    {
+                        "serial": serial,
+                        "type": alert_type,
+                        "at": moment.timestamp(),
+                        "id": delivery_id,
+                        "window": self.window,
+                    },
+                )
+                .fetchall()
             )
-            connection.execute("COMMIT")
-            return True
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+        return bool(taken)
 
     def close(self) -> None:
         with self._lock:
