@@ -204,7 +204,7 @@ class ConnectWiseClient:
         return self._sessions.get()
 
     def _new_session(self) -> requests.Session:
-        session = new_session(self.retry)
+        session = new_session(self.retry, base_url=self.api_url)
         session.auth = self.credentials
         session.headers.update({"clientId": self.client_id, "User-Agent": USER_AGENT})
         if self.api_version:

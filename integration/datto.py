@@ -227,7 +227,7 @@ class DattoPortalClient:
         self._sessions.close()
 
     def _new_session(self) -> requests.Session:
-        session = new_session(self.retry)
+        session = new_session(self.retry, base_url=self.base_url)
         session.auth = self._auth
         session.headers["User-Agent"] = USER_AGENT
         return session
