@@ -52,6 +52,7 @@ LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices a stop
 READY_TIMEOUT_SECONDS = 30.0
 STOP_GRACE_SECONDS = 10.0
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 class IntegrationService:
@@ -243,6 +244,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
+    # Workers hold the outbox's write lock across SQLite calls that let go of the GIL; getting it
+    # back can take the whole switch interval (5 ms) while another thread runs Python, and every
+    # other worker waits for that lock meanwhile. A shorter interval cut that convoy.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
