@@ -51,6 +51,7 @@ INTAKE_THREADS = 8
 LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices a stop
 READY_TIMEOUT_SECONDS = 30.0
 STOP_GRACE_SECONDS = 10.0
+HOUSEKEEPING_SECONDS = 3600.0  # how often finished deliveries past alerts.keep_days are purged
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SWITCH_INTERVAL_SECONDS = 0.0005
 
@@ -111,6 +112,7 @@ class IntegrationService:
         self._stopping = threading.Event()
         self._serving: threading.Thread | None = None
         self._polling: threading.Thread | None = None
+        self._housekeeping: threading.Thread | None = None
 
     def _queued(self) -> None:
         self.board.invalidate()
@@ -149,6 +151,9 @@ class IntegrationService:
                 daemon=True,
             )
             self._polling.start()
+        if self.settings.alerts.keep_days > 0:
+            self._housekeeping = threading.Thread(target=self._purge_old, name="housekeeping", daemon=True)
+            self._housekeeping.start()
         self._serving = threading.Thread(target=self._serve, name="intake", daemon=True)
         self._serving.start()
         self._wait_until_answering(timeout)
@@ -178,8 +183,9 @@ class IntegrationService:
         if self._serving is not None and self._serving is not threading.current_thread():
             self._serving.join(timeout=STOP_GRACE_SECONDS)
         self.workers.stop(STOP_GRACE_SECONDS)
-        if self._polling is not None:
-            self._polling.join(timeout=STOP_GRACE_SECONDS)
+        for thread in (self._polling, self._housekeeping):
+            if thread is not None:
+                thread.join(timeout=STOP_GRACE_SECONDS)
         if self.poller is not None:
             self.poller.close()
         self.mailer.close()
@@ -187,6 +193,17 @@ class IntegrationService:
         self.holdback.close()
         self.registry.close()
         self.outbox.close()
+
+    def _purge_old(self) -> None:
+        """Forget finished deliveries older than alerts.keep_days, now and every hour."""
+        while not self._stopping.is_set():
+            try:
+                purged = self.outbox.purge(time.time() - self.settings.alerts.keep_days * 86400)
+                if purged:
+                    log.info("forgot %d finished deliveries older than %s days", purged, self.settings.alerts.keep_days)
+            except Exception:
+                log.exception("could not purge the outbox")
+            self._stopping.wait(HOUSEKEEPING_SECONDS)
 
     def _serve(self) -> None:
         try:

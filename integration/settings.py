@@ -92,6 +92,9 @@ class AlertSettings:
     retry_base_seconds: float = 1.0  # a transient failure waits base x 2^(attempt-1), jittered ...
     retry_max_seconds: float = 60.0  # ... up to this; it is retried until it succeeds, never dropped
     hold_retry_seconds: float = 60.0  # how often an alert of a device with no company is tried again
+    # Finished deliveries are forgotten after this many days (0: kept for ever). An event re-sent
+    # after that would be new again, so keep it well beyond any sender's retries.
+    keep_days: float = 7.0
     # Before re-posting a create that may have happened, look the ticket (or note) up first. Only the
     # negative-control test turns this off, to show that commit-then-fail then makes a duplicate.
     lookup_before_post: bool = True
@@ -211,8 +214,8 @@ def _validate(settings: Settings) -> None:
             raise SettingsError(f"alerts.{name} must be more than 0, not {getattr(alerts, name)}")
     if alerts.retry_max_seconds < alerts.retry_base_seconds:
         raise SettingsError("alerts.retry_max_seconds must be at least alerts.retry_base_seconds")
-    if alerts.poll_interval_seconds < 0 or alerts.email_holdback_minutes < 0:
-        raise SettingsError("alerts.poll_interval_seconds and alerts.email_holdback_minutes cannot be negative")
+    if alerts.poll_interval_seconds < 0 or alerts.email_holdback_minutes < 0 or alerts.keep_days < 0:
+        raise SettingsError("alerts.poll_interval_seconds, email_holdback_minutes and keep_days cannot be negative")
     if settings.intake.max_batch < 1 or settings.intake.max_body_bytes < 1024:
         raise SettingsError("intake.max_batch must be at least 1 and intake.max_body_bytes at least 1024")
     for name, port in (("intake.port", settings.intake.port), ("smtp.port", settings.smtp.port)):

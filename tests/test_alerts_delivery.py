@@ -270,3 +270,18 @@ def test_an_unmapped_device_goes_by_its_configuration_or_waits_until_onboarded(
         status = drained(f"{service.url}/status")
     assert status["held"] == 0 and status["failed"] == 0
     assert score(cw).problems(alert_events(admin), ticketed=not_screenshot) == []
+
+
+def test_finished_deliveries_are_forgotten_after_keep_days(cwsim, admin, tmp_path: Path) -> None:
+    from cwsim.integration.outbox import AlertEvent, Outbox
+    from cwsim.integration.state_dir import StateDir
+
+    state = tmp_path / "state"
+    old = Outbox(StateDir.of(state).create().outbox, clock=lambda: 1_000_000.0)  # long ago
+    old.enqueue(AlertEvent("a", "raise", {}, "1"))
+    (first,) = old.claim("w")
+    old.mark_done(first.id, "w")
+    old.close()
+    with integration(integration_settings(cwsim.facts, state, keep_days=1), admin) as service:
+        wait_until(lambda: service.outbox.get(first.id) is None, what="the old delivery to be purged")
+        assert service.board.report()["states"]["done"] == 0
