@@ -532,8 +532,10 @@ class Outbox:
             counts[state] += count
             if outcome in mail:
                 mail[outcome] += count
+        # Held: every active event of an alert whose first active event is held (the rest wait behind it).
         held = connection.execute(
-            f"SELECT count(*) FROM deliveries WHERE state IN ({_ACTIVE}) AND held = 1"
+            f"SELECT count(*) FROM deliveries WHERE state IN ({_ACTIVE}) AND alert_key IN"
+            f" (SELECT alert_key FROM deliveries WHERE state IN ({_ACTIVE}) AND held = 1)"
         ).fetchone()[0]
         return OutboxStats(counts, _percentiles(self.lag_samples(samples)), held, mail)
 

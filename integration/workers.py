@@ -186,7 +186,7 @@ class DeliveryWorkers:
             if self.deliverer.deliver(delivery, worker):
                 self.breaker.succeeded()
         except (DeviceUnmapped, SetupProblem) as error:
-            log.info("alert delivery %s held: %s", delivery.id, error)
+            (log.info if not delivery.held else log.debug)("alert delivery %s held: %s", delivery.id, error)
             self._settle(self.outbox.hold, delivery, worker, f"held: {error}", self.settings.hold_retry_seconds)
         except ConnectWiseResting as error:
             delay = error.pause * self._random.uniform(1.0, 1.5)  # spread the probes when the pause ends
