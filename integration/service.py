@@ -69,13 +69,13 @@ class IntegrationService:
     ) -> None:
         self.settings = settings
         alerts = settings.alerts
+        self.cw = connectwise_client(settings)  # first: missing credentials stop us before anything is made
         state = StateDir.of(settings.state_dir).create()
         self.state = state
         self.outbox = Outbox(state.outbox)
         self.recovered = self.outbox.recover()
         self.registry = DeviceRegistry(state.registry)
         self.holdback = EmailHoldback(state.holdback, timedelta(minutes=alerts.email_holdback_minutes))
-        self.cw = connectwise_client(settings)
         self.mailer = AlertMailer(settings.smtp, self.holdback)
         self.directory = DeviceDirectory(
             self.registry, self.cw, alerts, configuration_type=settings.onboarding.configuration_type
