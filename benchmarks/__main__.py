@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from . import bench_api, bench_fleet
+from . import bench_alerts, bench_api, bench_fleet
 
-BENCHMARKS = {"api": bench_api.main, "fleet": bench_fleet.main}
+BENCHMARKS = {
+    "api": bench_api.main,
+    "fleet": bench_fleet.main,
+    "intake": bench_alerts.intake_main,
+    "delivery": bench_alerts.delivery_main,
+}
 
 
 def main(names: list[str]) -> int:

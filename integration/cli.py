@@ -17,6 +17,7 @@ from .settings import SettingsError, load_settings
 # subcommand -> (module, one-line help). A module exposes `add_arguments(parser)` and
 # `main(args, settings) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("service", "run the alert intake, the delivery workers and the portal poller until stopped"),
     "doctor": ("doctor", "check ConnectWise against the Datto setup guide; each failure with its fix"),
     "onboard": ("onboarding", "map each Datto device to a ConnectWise company and create its configuration"),
     "bill": ("billing", "add the month's offsite overage to the agreements, idempotently"),

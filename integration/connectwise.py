@@ -31,6 +31,7 @@ import requests.auth
 from . import transport
 from .conditions import Condition
 from .connectwise_errors import (
+    TRANSPORT_FAILURES,
     AuthenticationError,
     BadRequest,
     ConnectionFailed,
@@ -128,7 +129,7 @@ def lookup_codebase(site_url: str, company_id: str, *, timeout: Timeout = DEFAUL
     with new_session(retry_policy()) as session:
         try:
             response = session.get(url, timeout=timeout, headers={"User-Agent": USER_AGENT})
-        except (requests.ConnectionError, requests.Timeout) as error:
+        except TRANSPORT_FAILURES as error:
             raise transport_error(error, "GET", url) from error
     try:
         info = response.json() if response.ok else None
@@ -203,7 +204,7 @@ class ConnectWiseClient:
         return self._sessions.get()
 
     def _new_session(self) -> requests.Session:
-        session = new_session(self.retry)
+        session = new_session(self.retry, base_url=self.api_url)
         session.auth = self.credentials
         session.headers.update({"clientId": self.client_id, "User-Agent": USER_AGENT})
         if self.api_version:
@@ -235,7 +236,7 @@ class ConnectWiseClient:
                 response = self.session.request(
                     method, url, params=params, json=json, headers=headers, timeout=timeout or self.timeout
                 )
-        except (requests.ConnectionError, requests.Timeout) as error:
+        except TRANSPORT_FAILURES as error:
             raise transport_error(error, method, url) from error
         log.debug("%s %s -> %s", method, response.url, response.status_code)
         if not response.ok:

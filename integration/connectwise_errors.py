@@ -143,6 +143,11 @@ def _retry_after(response: requests.Response) -> float | None:
     return float(value) if value.isdigit() else None
 
 
+# What requests raises when no whole answer came back: no connection, a timeout, or an answer cut
+# short (its body ended early: ChunkedEncodingError, whatever the transfer encoding).
+TRANSPORT_FAILURES = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
 def transport_error(error: requests.RequestException, method: str, url: str) -> TransportError:
     reason = getattr(error.args[0], "reason", None) if error.args else None
     never_sent = isinstance(error, requests.ConnectTimeout) or isinstance(

@@ -227,7 +227,7 @@ class DattoPortalClient:
         self._sessions.close()
 
     def _new_session(self) -> requests.Session:
-        session = new_session(self.retry)
+        session = new_session(self.retry, base_url=self.base_url)
         session.auth = self._auth
         session.headers["User-Agent"] = USER_AGENT
         return session
@@ -268,7 +268,7 @@ class DattoPortalClient:
         self.rate_limiter.acquire()
         try:
             response = self._sessions.get().get(url, params=params, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as error:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
             raise DattoError(f"{type(error).__name__}: {error}", url=url) from error
         if not response.ok:
             raise _error(response)

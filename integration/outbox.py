@@ -13,17 +13,20 @@ and a clear leave it empty. A delivery moves through
        ├──► done (nothing to create: email only)       failed / skipped from any active state
        └──► skipped (routed nowhere, e.g. a screenshot alert)
 
-`create_sent` is written *before* the POST that creates the ticket or note. A worker that finds a
-delivery in `create_sent` (after a crash, a lost answer or an expired lease) must look the record
-up by the alert's key before posting again: that is how at-least-once delivery never becomes a
-second ticket. Workers claim rows with a lease; a crashed worker's rows come back when it
-expires, or at once through `recover()`, which `cwsim integration run` calls when it starts.
-Every transition is its own transaction and checks the caller still holds the claim.
+`create_sent` is written *before* the POST that creates the ticket or note (with the ticket's id
+when it is a note). A worker that finds a delivery in `create_sent` (after a crash, a lost answer
+or an expired lease) must look the record up by the alert's key before posting again: that is
+how at-least-once delivery never becomes a second ticket. Workers claim rows with a lease; a
+crashed worker's rows come back when it expires, or at once through `recover()`, which
+`cwsim integration run` calls when it starts. Every transition is its own transaction and checks
+the caller still holds the claim.
+
+Beside its state, a row records what became of its email (`mail`: sent, held back, failed) and
+whether it is `held` (waiting for its device to be mapped to a company; still active).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -33,8 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 __all__ = [
     "ACTIVE_STATES",
+    "MAIL_OUTCOMES",
     "STATES",
     "AlertEvent",
     "ClaimLost",
@@ -55,6 +61,7 @@ QUEUED, CREATE_SENT, CREATED, LINKED, DONE, FAILED, SKIPPED = (
 STATES = (QUEUED, CREATE_SENT, CREATED, LINKED, DONE, FAILED, SKIPPED)
 ACTIVE_STATES = (QUEUED, CREATE_SENT, CREATED, LINKED)
 EVENTS = ("raise", "repeat", "clear")
+MAIL_OUTCOMES = ("sent", "held_back", "failed")
 # A lease must outlast the longest a worker can spend in one call, or a second worker may take the
 # row while the first one's POST is still being retried after a 429. With the default transport:
 # 5 attempts x (5 + 30) s timeouts + ~8 s backoff + 4 x 120 s Retry-After = ~663 s.
@@ -81,25 +88,39 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated_at  REAL    NOT NULL,
     finished_at REAL,
     last_error  TEXT,
+    mail        TEXT,                                -- what became of its email: sent, held_back, failed
+    held        INTEGER NOT NULL DEFAULT 0,          -- 1 while waiting for its device to be mapped
     UNIQUE (alert_key, event, occurrence)
 );
 CREATE INDEX IF NOT EXISTS deliveries_ready ON deliveries (id) WHERE state IN ({_ACTIVE});
 CREATE INDEX IF NOT EXISTS deliveries_by_alert ON deliveries (alert_key, id);
 CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS deliveries_by_outcome ON deliveries (mail, state);
 """
+# Added after the first release: files written before them get the columns on open.
+_LATER_COLUMNS = {"mail": "TEXT", "held": "INTEGER NOT NULL DEFAULT 0"}
+# The claim asks, for each candidate, whether an earlier event of its alert is still active; this
+# index holds only active rows, so the answer costs a probe whatever the alert's history. Its WHERE
+# is the same text as the claim's, which is what lets SQLite use it.
+_ACTIVE_BY_ALERT = (
+    f"CREATE INDEX IF NOT EXISTS deliveries_active_by_alert ON deliveries (alert_key, id) WHERE state IN ({_ACTIVE})"
+)
+_DUE = f"CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (not_before, id) WHERE state IN ({_ACTIVE})"
 
 # Which states each transition may start from.
 _FROM: dict[str, tuple[str, ...]] = {
     CREATE_SENT: (QUEUED, CREATE_SENT),
     CREATED: (CREATE_SENT,),
     LINKED: (CREATED,),
-    DONE: (QUEUED, CREATED, LINKED),
+    DONE: (QUEUED, CREATED, LINKED),  # and from create_sent with the note made: see mark_done
     SKIPPED: (QUEUED,),
     FAILED: ACTIVE_STATES,
 }
 
-# A worker takes the oldest ready rows; an alert's later events wait until its earlier ones are
-# finished, so a repeat's note never races the raise that opens the ticket.
+# A worker takes the ready rows that have been due longest (a row put back by retry_later goes to
+# the back of the line, so rows failing again and again never starve the rest); an alert's later
+# events wait until its earlier ones are finished, so a repeat's note never races the raise that
+# opens the ticket.
 _CLAIM = f"""
 UPDATE deliveries
    SET claimed_by = :worker, lease_until = :lease_until, attempts = attempts + 1, updated_at = :now
@@ -111,7 +132,7 @@ UPDATE deliveries
           AND NOT EXISTS (SELECT 1 FROM deliveries AS earlier
                            WHERE earlier.alert_key = d.alert_key AND earlier.id < d.id
                              AND earlier.state IN ({_ACTIVE}))
-        ORDER BY d.id
+        ORDER BY d.not_before, d.id
         LIMIT :limit)
 RETURNING *
 """
@@ -153,6 +174,8 @@ class Delivery:
     updated_at: float
     finished_at: float | None
     last_error: str | None
+    mail: str | None = None
+    held: bool = False
 
     @property
     def needs_lookup(self) -> bool:
@@ -162,16 +185,19 @@ class Delivery:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Delivery:
         values = dict(row)
-        values["payload"] = json.loads(values["payload"])
+        values["payload"] = orjson.loads(values["payload"])
+        values["held"] = bool(values["held"])
         return cls(**values)
 
 
 @dataclass(frozen=True)
 class OutboxStats:
-    """What `/status` reports: rows per state, the active depth, and delivery lag percentiles (seconds)."""
+    """What `/status` reports: rows per state, the active depth, held rows, mail outcomes, and lag percentiles (s)."""
 
     states: dict[str, int]
     lag: dict[str, float | None]
+    held: int = 0
+    mail: dict[str, int] = field(default_factory=dict)
 
     @property
     def depth(self) -> int:
@@ -205,12 +231,19 @@ class Outbox:
         self._clock = clock
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._writing = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         connection = self._connection()
         mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise RuntimeError(f"{self.path}: SQLite would not use WAL (journal mode {mode})")
         connection.executescript(SCHEMA)
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(deliveries)")}
+        for name, kind in _LATER_COLUMNS.items():
+            if name not in columns:
+                connection.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {kind}")
+        connection.execute(_ACTIVE_BY_ALERT)
+        connection.execute(_DUE)
 
     def __repr__(self) -> str:
         return f"<Outbox {self.path}>"
@@ -240,15 +273,32 @@ class Outbox:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the write lock up front, so it waits instead of failing."""
+        """A write transaction that takes the write lock up front, so it waits instead of failing.
+
+        Threads of this process queue on a Python lock first: SQLite's own busy handler waits by
+        sleeping 1, 2, 5, 10... ms, far longer than a transaction here holds the lock (tens of
+        microseconds), which starved the workers. Other processes still meet the busy timeout.
+        """
         connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    @contextmanager
+    def _statement(self) -> Iterator[sqlite3.Connection]:
+        """For a write that is one statement: SQLite makes it a transaction of its own (autocommit).
+
+        One call into SQLite instead of three (BEGIN, the statement, COMMIT) matters under load:
+        each call lets go of the GIL, and the writer may wait for it back while holding the lock.
+        """
+        connection = self._connection()
+        with self._writing:
             yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
 
     # -- intake ---------------------------------------------------------------------------
 
@@ -267,10 +317,7 @@ class Outbox:
         connection.executemany(
             "INSERT INTO deliveries (alert_key, event, occurrence, payload, not_before, enqueued_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (alert_key, event, occurrence) DO NOTHING",
-            [
-                (e.alert_key, e.event, e.occurrence, json.dumps(e.payload, separators=(",", ":")), now, now, now)
-                for e in events
-            ],
+            [(e.alert_key, e.event, e.occurrence, orjson.dumps(e.payload).decode(), now, now, now) for e in events],
         )
         return connection.total_changes - before
 
@@ -279,7 +326,7 @@ class Outbox:
     def claim(self, worker: str, limit: int = 1) -> list[Delivery]:
         """Up to `limit` ready deliveries, now leased to `worker`; no other worker gets them meanwhile."""
         now = self._clock()
-        with self._transaction() as connection:
+        with self._statement() as connection:
             rows = connection.execute(
                 _CLAIM, {"worker": worker, "lease_until": now + self.lease_seconds, "now": now, "limit": limit}
             ).fetchall()
@@ -294,25 +341,57 @@ class Outbox:
             )
             return connection.execute("SELECT count(*) FROM deliveries WHERE state = ?", (CREATE_SENT,)).fetchone()[0]
 
-    def mark_create_sent(self, delivery_id: int, worker: str) -> None:
-        """Say so before the POST that creates the ticket or note (and again before re-posting after a lookup)."""
-        self._move(delivery_id, worker, CREATE_SENT)
+    # Each transition may also record what became of the delivery's email (`mail`, with `error` for
+    # a failure), so sending it costs no transaction of its own.
+
+    def mark_create_sent(
+        self,
+        delivery_id: int,
+        worker: str,
+        *,
+        ticket_id: int | None = None,
+        mail: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Say so before the POST that creates the ticket, or (given the ticket's id) a note on it."""
+        self._move(delivery_id, worker, CREATE_SENT, ticket_id=ticket_id, mail=mail, error=error)
 
     def mark_created(
-        self, delivery_id: int, worker: str, *, ticket_id: int | None = None, note_id: int | None = None
+        self,
+        delivery_id: int,
+        worker: str,
+        *,
+        ticket_id: int | None = None,
+        note_id: int | None = None,
+        mail: str | None = None,
+        error: str | None = None,
     ) -> None:
         """The ticket or note exists (created now, or found by the lookup)."""
-        self._move(delivery_id, worker, CREATED, ticket_id=ticket_id, note_id=note_id)
+        self._move(delivery_id, worker, CREATED, ticket_id=ticket_id, note_id=note_id, mail=mail, error=error)
 
     def mark_linked(self, delivery_id: int, worker: str) -> None:
         """The ticket is linked to the device's configuration."""
         self._move(delivery_id, worker, LINKED)
 
     def mark_done(
-        self, delivery_id: int, worker: str, *, ticket_id: int | None = None, note_id: int | None = None
+        self,
+        delivery_id: int,
+        worker: str,
+        *,
+        ticket_id: int | None = None,
+        note_id: int | None = None,
+        mail: str | None = None,
+        error: str | None = None,
     ) -> None:
-        """Delivered; releases the claim and records the delivery's lag."""
-        self._move(delivery_id, worker, DONE, ticket_id=ticket_id, note_id=note_id)
+        """Delivered; releases the claim and records the delivery's lag.
+
+        Straight from create_sent only with the id of the note that was made (nothing follows a
+        note unless a close does): what a create made is always recorded.
+        """
+        sources = (*_FROM[DONE], CREATE_SENT) if note_id is not None else _FROM[DONE]
+        self._move(
+            delivery_id, worker, DONE, ticket_id=ticket_id, note_id=note_id, mail=mail, error=error, sources=sources
+        )
 
     def mark_skipped(self, delivery_id: int, worker: str, reason: str) -> None:
         """Routed nowhere (e.g. a screenshot alert); the reason is kept in last_error."""
@@ -324,20 +403,47 @@ class Outbox:
 
     def retry_later(self, delivery_id: int, worker: str, error: str, delay: float) -> None:
         """Keep the state, release the claim, and let no worker take it again for `delay` seconds."""
+        self._release(delivery_id, worker, delay, error, held=False)
+
+    def hold(self, delivery_id: int, worker: str, reason: str, delay: float) -> None:
+        """As retry_later, and count it as held (its device has no company yet) until it moves on."""
+        self._release(delivery_id, worker, delay, reason, held=True)
+
+    def release(self, delivery_id: int, worker: str) -> None:
+        """Give a claimed delivery back untouched (a worker stopping), for any worker to take at once."""
+        self._release(delivery_id, worker, 0.0, None, held=None)
+
+    def _release(self, delivery_id: int, worker: str, delay: float, error: str | None, held: bool | None) -> None:
         now = self._clock()
-        with self._transaction() as connection:
+        with self._statement() as connection:
             changed = connection.execute(
-                "UPDATE deliveries SET claimed_by = NULL, lease_until = NULL, not_before = ?, last_error = ?,"
-                " updated_at = ? WHERE id = ? AND claimed_by = ?",
-                (now + delay, error, now, delivery_id, worker),
+                "UPDATE deliveries SET claimed_by = NULL, lease_until = NULL, not_before = ?,"
+                " last_error = coalesce(?, last_error), held = coalesce(?, held), updated_at = ?"
+                " WHERE id = ? AND claimed_by = ? AND state IN (?, ?, ?, ?)",
+                (now + delay, error, held, now, delivery_id, worker, *ACTIVE_STATES),
             ).rowcount
             if not changed:
                 raise self._why_not(connection, delivery_id, worker, "retry later")
 
+    def mark_mail(self, delivery_id: int, worker: str, mail: str, error: str | None = None) -> None:
+        """Record what became of the delivery's email (when no move records it), so a retry never sends it twice."""
+        if mail not in MAIL_OUTCOMES:
+            raise ValueError(f"mail outcome must be one of {', '.join(MAIL_OUTCOMES)}, not {mail!r}")
+        outcome, detail = mail, error
+        now = self._clock()
+        with self._statement() as connection:
+            changed = connection.execute(
+                "UPDATE deliveries SET mail = ?, last_error = coalesce(?, last_error), updated_at = ?"
+                " WHERE id = ? AND claimed_by = ? AND state IN (?, ?, ?, ?)",
+                (outcome, detail, now, delivery_id, worker, *ACTIVE_STATES),
+            ).rowcount
+            if not changed:
+                raise self._why_not(connection, delivery_id, worker, "record its mail")
+
     def requeue(self, delivery_id: int) -> None:
         """An operator's second chance for a failed delivery: back to queued, attempts kept."""
         now = self._clock()
-        with self._transaction() as connection:
+        with self._statement() as connection:
             changed = connection.execute(
                 "UPDATE deliveries SET state = ?, not_before = ?, finished_at = NULL, updated_at = ?"
                 " WHERE id = ? AND state = ?",
@@ -355,14 +461,18 @@ class Outbox:
         ticket_id: int | None = None,
         note_id: int | None = None,
         error: str | None = None,
+        mail: str | None = None,
+        sources: tuple[str, ...] | None = None,
     ) -> None:
+        if mail is not None and mail not in MAIL_OUTCOMES:
+            raise ValueError(f"mail outcome must be one of {', '.join(MAIL_OUTCOMES)}, not {mail!r}")
         now = self._clock()
         finished = state not in ACTIVE_STATES
-        sources = _FROM[state]
-        with self._transaction() as connection:
+        sources = sources or _FROM[state]
+        with self._statement() as connection:
             changed = connection.execute(
                 f"UPDATE deliveries SET state = ?, ticket_id = coalesce(?, ticket_id), note_id = coalesce(?, note_id),"
-                f" last_error = coalesce(?, last_error), updated_at = ?,"
+                f" last_error = coalesce(?, last_error), mail = coalesce(?, mail), updated_at = ?, held = 0,"
                 f" claimed_by = CASE WHEN ? THEN NULL ELSE claimed_by END,"
                 f" lease_until = CASE WHEN ? THEN NULL ELSE ? END,"
                 f" finished_at = CASE WHEN ? THEN ? ELSE NULL END"
@@ -372,6 +482,7 @@ class Outbox:
                     ticket_id,
                     note_id,
                     error,
+                    mail,
                     now,
                     finished,
                     finished,
@@ -408,10 +519,25 @@ class Outbox:
         return [Delivery.from_row(row) for row in rows]
 
     def stats(self, samples: int = LAG_SAMPLES) -> OutboxStats:
-        """Rows per state and the lag, from intake to done, of the last `samples` deliveries."""
+        """Rows per state, held rows, mail outcomes, and the lag (intake to done) of the last `samples` deliveries.
+
+        Reads only indexes (state and mail; active rows), never the payloads.
+        """
         connection = self._connection()
-        counts = dict(connection.execute("SELECT state, count(*) FROM deliveries GROUP BY state").fetchall())
-        return OutboxStats({state: counts.get(state, 0) for state in STATES}, _percentiles(self.lag_samples(samples)))
+        counts: dict[str, int] = dict.fromkeys(STATES, 0)
+        mail: dict[str, int] = dict.fromkeys(MAIL_OUTCOMES, 0)
+        for state, outcome, count in connection.execute(
+            "SELECT state, mail, count(*) FROM deliveries GROUP BY state, mail"
+        ):
+            counts[state] += count
+            if outcome in mail:
+                mail[outcome] += count
+        # Held: every active event of an alert whose first active event is held (the rest wait behind it).
+        held = connection.execute(
+            f"SELECT count(*) FROM deliveries WHERE state IN ({_ACTIVE}) AND alert_key IN"
+            f" (SELECT alert_key FROM deliveries WHERE state IN ({_ACTIVE}) AND held = 1)"
+        ).fetchone()[0]
+        return OutboxStats(counts, _percentiles(self.lag_samples(samples)), held, mail)
 
     def lag_samples(self, limit: int = LAG_SAMPLES) -> list[float]:
         """Seconds from intake to done of the last `limit` deliveries, newest first."""
@@ -423,7 +549,7 @@ class Outbox:
 
     def purge(self, finished_before: float) -> int:
         """Forget finished deliveries older than a moment (unix seconds); a re-delivery after that is new again."""
-        with self._transaction() as connection:
+        with self._statement() as connection:
             return connection.execute(
                 f"DELETE FROM deliveries WHERE finished_at < ? AND state NOT IN ({_ACTIVE})", (finished_before,)
             ).rowcount
@@ -435,4 +561,10 @@ def _percentiles(samples: list[float]) -> dict[str, float | None]:
     def rank(fraction: float) -> float | None:
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else None
 
-    return {"p50": rank(0.50), "p90": rank(0.90), "p99": rank(0.99), "max": ordered[-1] if ordered else None}
+    return {
+        "p50": rank(0.50),
+        "p90": rank(0.90),
+        "p95": rank(0.95),
+        "p99": rank(0.99),
+        "max": ordered[-1] if ordered else None,
+    }

@@ -50,6 +50,8 @@ class ConnectWiseSettings:
     public_key: str = ""  # API member keys: optional; the doctor uses them to read setup tables
     private_key: Secret = NO_SECRET
     timeout_seconds: float = 30.0
+    retry_attempts: int = 4  # re-sends of a call that is safe to repeat (and of any 429) before it fails
+    retry_backoff_seconds: float = 0.5  # between them: backoff x 2^n, jittered (a 429's Retry-After wins)
 
 
 @dataclass
@@ -84,8 +86,18 @@ class AlertSettings:
     close_on_clear: bool = False
     closed_status: str = "Closed"
     email_holdback_minutes: int = 60  # per device and alert type, in alert time (dateTriggered)
+    screenshot_email: bool = True  # screenshot alerts never ticket, but may email their screenshotFailed list
     workers: int = 4
     poll_interval_seconds: float = 0.0  # > 0: also poll the portal's alert lists
+    retry_base_seconds: float = 1.0  # a transient failure waits base x 2^(attempt-1), jittered ...
+    retry_max_seconds: float = 60.0  # ... up to this; it is retried until it succeeds, never dropped
+    hold_retry_seconds: float = 60.0  # how often an alert of a device with no company is tried again
+    # Finished deliveries are forgotten after this many days (0: kept for ever). An event re-sent
+    # after that would be new again, so keep it well beyond any sender's retries.
+    keep_days: float = 7.0
+    # Before re-posting a create that may have happened, look the ticket (or note) up first. Only the
+    # negative-control test turns this off, to show that commit-then-fail then makes a duplicate.
+    lookup_before_post: bool = True
 
 
 @dataclass
@@ -120,6 +132,8 @@ class BillingSettings:
 class IntakeSettings:
     host: str = "127.0.0.1"
     port: int = 8650
+    max_batch: int = 1000  # alert events in one POST /alerts
+    max_body_bytes: int = 8 * 1024 * 1024
 
 
 @dataclass
@@ -213,8 +227,20 @@ def _validate(settings: Settings) -> None:
     for route in (settings.alerts.device_route, settings.alerts.agent_route):
         if route not in ROUTES:
             raise SettingsError(f"alerts: a route must be one of {', '.join(ROUTES)}, not {route!r}")
-    if settings.alerts.workers < 1:
+    if settings.connectwise.retry_attempts < 0 or settings.connectwise.retry_backoff_seconds < 0:
+        raise SettingsError("connectwise.retry_attempts and connectwise.retry_backoff_seconds cannot be negative")
+    alerts = settings.alerts
+    if alerts.workers < 1:
         raise SettingsError("alerts.workers must be at least 1")
+    for name in ("retry_base_seconds", "retry_max_seconds", "hold_retry_seconds"):
+        if not getattr(alerts, name) > 0:
+            raise SettingsError(f"alerts.{name} must be more than 0, not {getattr(alerts, name)}")
+    if alerts.retry_max_seconds < alerts.retry_base_seconds:
+        raise SettingsError("alerts.retry_max_seconds must be at least alerts.retry_base_seconds")
+    if alerts.poll_interval_seconds < 0 or alerts.email_holdback_minutes < 0 or alerts.keep_days < 0:
+        raise SettingsError("alerts.poll_interval_seconds, email_holdback_minutes and keep_days cannot be negative")
+    if settings.intake.max_batch < 1 or settings.intake.max_body_bytes < 1024:
+        raise SettingsError("intake.max_batch must be at least 1 and intake.max_body_bytes at least 1024")
     for name, port in (("intake.port", settings.intake.port), ("smtp.port", settings.smtp.port)):
         if not 0 <= port <= 65535:
             raise SettingsError(f"{name} must be between 0 and 65535, not {port}")

@@ -34,6 +34,7 @@ PRIVATE_KEY = "very-private-key"
 PASSWORD = "integrator-secret"
 DROP = "drop"  # close the connection after reading the request, without answering
 HANG = "hang"  # never answer (until the test ends)
+CUT = "cut"  # answer 201 with a Content-Length, then close before the body is all sent
 
 
 @dataclass
@@ -55,6 +56,13 @@ class Stub:
             return
         if step == HANG:
             self.release.wait(10)
+            handler.close_connection = True
+            return
+        if step == CUT:
+            handler.send_response(201)
+            handler.send_header("Content-Length", "100")
+            handler.end_headers()
+            handler.wfile.write(b'{"id": 9, "summ')
             handler.close_connection = True
             return
         status, headers, body = step  # type: ignore[misc]
@@ -153,6 +161,13 @@ def test_a_post_is_never_re_sent_after_a_dropped_connection(stub: Stub) -> None:
         client_for(stub).post("service/tickets", {"summary": "x"})
     assert raised.value.status is None and raised.value.method == "POST"
     assert stub.methods == ["POST"]
+
+
+def test_a_post_whose_answer_is_cut_short_is_a_lost_answer(stub: Stub) -> None:
+    stub.script = [CUT, (201, {}, {"id": 9})]
+    with pytest.raises(ResponseLost) as raised:
+        client_for(stub).post("service/tickets", {"summary": "x"})
+    assert raised.value.method == "POST" and stub.methods == ["POST"]
 
 
 def test_a_post_that_times_out_is_not_re_sent(stub: Stub) -> None:

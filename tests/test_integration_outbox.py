@@ -97,8 +97,20 @@ def test_a_raise_goes_queued_create_sent_created_linked_done(outbox: Outbox, clo
     assert (done.state, done.ticket_id, done.claimed_by, done.lease_until) == ("done", 501, None, None)
     stats = outbox.stats()
     assert (stats.depth, stats.delivered, stats.failed) == (0, 1, 0)
-    assert stats.lag == {"p50": 2.5, "p90": 2.5, "p99": 2.5, "max": 2.5}
+    assert stats.lag == {"p50": 2.5, "p90": 2.5, "p95": 2.5, "p99": 2.5, "max": 2.5}
     assert outbox.lag_samples() == [2.5]
+
+
+def test_a_note_goes_from_create_sent_to_done_only_with_its_id(outbox: Outbox) -> None:
+    outbox.enqueue(AlertEvent("a", "repeat", {}, "2"))
+    (note,) = outbox.claim("w1")
+    outbox.mark_create_sent(note.id, "w1", ticket_id=7, mail="sent")
+    with pytest.raises(ValueError, match="cannot go from create_sent to done"):
+        outbox.mark_done(note.id, "w1")
+    outbox.mark_done(note.id, "w1", note_id=70)
+    done = outbox.get(note.id)
+    assert (done.state, done.ticket_id, done.note_id, done.mail) == ("done", 7, 70, "sent")  # type: ignore[union-attr]
+    assert outbox.stats().mail == {"sent": 1, "held_back": 0, "failed": 0}
 
 
 def test_notes_skips_and_failures(outbox: Outbox) -> None:

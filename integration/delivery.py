@@ -1,0 +1,225 @@
+"""Delivers one claimed alert event: its email, then its ticket or note, through the outbox's states.
+
+    queued ──(email: sent / held back / failed, recorded once)
+       │
+       ├─ routed nowhere ─────────────────────────────────────────────► skipped
+       ├─ email only, or a clear with no open ticket ─────────────────► done
+       ├─ no open ticket for the alert key:  create_sent ─► created(ticket) ─► linked ─► done
+       └─ an open ticket T:                  create_sent(T) ─► created(note) ─► done
+                                                               (a clear may close T first)
+
+`create_sent` is recorded before each POST that creates something. Coming back to a delivery in
+`create_sent` (its answer was lost, the server failed after committing, the process died) the
+deliverer first looks for what it may already have made — the open ticket by its
+`externalXRef`, the note by the event's marker line — and posts only if it finds nothing. A
+ticket link is checked the same way before it is re-posted. That is the whole of the
+duplicate-prevention: the outbox makes delivery at least once, the look-ups make it
+effectively once.
+
+While ConnectWise is failing (the workers' circuit breaker is open), a delivery still sends its
+email and then waits for the ticket part without calling ConnectWise: email does not wait for an
+outage to end. Errors are raised to the caller (the worker), which decides between retry, hold and
+fail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .alerts import Alert
+from .boards import BoardCatalog
+from .mail import FAILED, AlertMailer, MailFailed
+from .outbox import CREATE_SENT, CREATED, LINKED, QUEUED, Delivery, Outbox
+from .routing import AlertRouter
+from .settings import AlertSettings
+from .targets import DeviceDirectory, TicketTarget
+from .tickets import TicketWriter
+
+__all__ = ["AlertDeliverer", "ConnectWiseResting", "MailPending"]
+
+log = logging.getLogger("cwsim.integration.delivery")
+
+
+class MailPending(Exception):
+    """The ticket side is done but the email failed for now: try the delivery again later."""
+
+
+class _MailOutcome:
+    """What became of a delivery's email, until the outbox has recorded it (with whichever move comes first)."""
+
+    def __init__(self) -> None:
+        self.outcome: str | None = None
+        self.detail: str | None = None
+
+    def take(self) -> dict[str, str | None]:
+        """The keyword arguments that record it, once; nothing the second time."""
+        outcome, self.outcome = self.outcome, None
+        return {"mail": outcome, "error": self.detail} if outcome is not None else {}
+
+
+class ConnectWiseResting(Exception):
+    """ConnectWise has been failing and is left alone for `pause` seconds; the ticket part waits that long."""
+
+    def __init__(self, pause: float) -> None:
+        super().__init__(f"ConnectWise has been failing; the ticket part waits {pause:.2f} s")
+        self.pause = pause
+
+
+class AlertDeliverer:
+    """Moves one delivery as far as it can go; safe to call again on the same delivery after any failure."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        router: AlertRouter,
+        directory: DeviceDirectory,
+        boards: BoardCatalog,
+        tickets: TicketWriter,
+        mailer: AlertMailer | None,
+        settings: AlertSettings,
+        *,
+        connectwise_pause: Callable[[], float] = lambda: 0.0,
+    ) -> None:
+        self.outbox = outbox
+        self.router = router
+        self.directory = directory
+        self.boards = boards
+        self.tickets = tickets
+        self.mailer = mailer
+        self.settings = settings
+        self.connectwise_pause = connectwise_pause
+
+    def deliver(self, delivery: Delivery, worker: str) -> bool:
+        """Deliver as far as possible; True if ConnectWise was called (and answered every call)."""
+        alert = Alert(delivery.payload)
+        route = self.router.route(alert)
+        started = delivery.state != QUEUED  # a ticket or note under way is finished whatever the route says now
+        if route.nowhere and not started:
+            self.outbox.mark_skipped(delivery.id, worker, route.reason)
+            return False
+        mail = _MailOutcome()
+        mail_error = self._email(delivery, alert, mail) if route.email and delivery.mail is None else None
+        ticketed = route.ticket or started
+        try:
+            note_id = None
+            if ticketed:
+                if (pause := self.connectwise_pause()) > 0:
+                    raise ConnectWiseResting(pause)
+                note_id = self._ticket(delivery, alert, worker, mail)
+            if mail_error is not None:
+                raise MailPending(str(mail_error))
+            self.outbox.mark_done(delivery.id, worker, note_id=note_id, **mail.take())
+        except BaseException:
+            if mail.outcome is not None:  # the email went (or was held back): never send it again
+                self.outbox.mark_mail(delivery.id, worker, **mail.take())
+            raise
+        return ticketed
+
+    # -- email ---------------------------------------------------------------------------------
+
+    def _email(self, delivery: Delivery, alert: Alert, mail: _MailOutcome) -> MailFailed | None:
+        """Send (or hold back) the email; its outcome goes into `mail`; a transient failure is returned."""
+        if self.mailer is None:
+            return None
+        try:
+            mail.outcome = self.mailer.send(alert, delivery.id)
+        except MailFailed as error:
+            if not error.permanent:
+                return error
+            log.warning("alert %s: email failed for good: %s", alert.event_id, error)
+            mail.outcome, mail.detail = FAILED, f"email: {error}"
+        return None
+
+    # -- ticket ---------------------------------------------------------------------------------
+
+    def _ticket(self, delivery: Delivery, alert: Alert, worker: str, mail: _MailOutcome) -> int | None:
+        """Move the ticket side on; returns the id of a note made but not yet recorded (mark_done records it)."""
+        state, ticket_id, note_id = delivery.state, delivery.ticket_id, delivery.note_id
+        if state == LINKED:
+            return None
+        if state == QUEUED:
+            target = self.directory.target(alert.serial)
+            open_ticket = self.tickets.open_ticket(alert.ticket_xref)
+            if open_ticket is None and alert.event == "clear":
+                return None  # nothing open to note the clear on
+            if open_ticket is not None:
+                self.outbox.mark_create_sent(delivery.id, worker, ticket_id=open_ticket, **mail.take())
+                note_id = self.tickets.add_note(open_ticket, alert.note_text())
+                return self._after_note(delivery, alert, worker, open_ticket, note_id, recorded=False)
+            body = self._ticket_body(alert, target)
+            self.outbox.mark_create_sent(delivery.id, worker, **mail.take())
+            ticket_id = self.tickets.create(body)
+            self.outbox.mark_created(delivery.id, worker, ticket_id=ticket_id)
+        elif state == CREATE_SENT:
+            lookup = self.settings.lookup_before_post
+            if ticket_id is not None:  # a note on that ticket may have been made
+                note_id = self.tickets.find_note(ticket_id, alert.marker) if lookup else None
+                if note_id is None:
+                    note_id = self.tickets.add_note(ticket_id, alert.note_text())
+                else:
+                    log.info("alert %s: found note %s made by an earlier attempt", alert.event_id, note_id)
+                return self._after_note(delivery, alert, worker, ticket_id, note_id, recorded=False)
+            target = self.directory.target(alert.serial)
+            ticket_id = self.tickets.open_ticket(alert.ticket_xref) if lookup else None
+            if ticket_id is None:
+                ticket_id = self.tickets.create(self._ticket_body(alert, target))
+            else:
+                log.info("alert %s: found ticket %s made by an earlier attempt", alert.event_id, ticket_id)
+            self.outbox.mark_created(delivery.id, worker, ticket_id=ticket_id, **mail.take())
+        elif note_id is not None:  # created: a note whose ticket may still need closing
+            assert ticket_id is not None
+            return self._after_note(delivery, alert, worker, ticket_id, note_id, recorded=True)
+        assert ticket_id is not None
+        self._link(delivery, alert, ticket_id, worker, check_first=state == CREATED)
+        return None
+
+    def _after_note(
+        self, delivery: Delivery, alert: Alert, worker: str, ticket_id: int, note_id: int, *, recorded: bool
+    ) -> int | None:
+        """Close the ticket on a clear when set to (recording the note first); else leave the note to mark_done."""
+        if not (alert.event == "clear" and self.settings.close_on_clear):
+            return None if recorded else note_id
+        if not recorded:
+            self.outbox.mark_created(delivery.id, worker, note_id=note_id)
+        self._close(alert, ticket_id)
+        return None
+
+    def _link(self, delivery: Delivery, alert: Alert, ticket_id: int, worker: str, check_first: bool) -> None:
+        target = self.directory.target(alert.serial)
+        if target.configuration_id is None:
+            log.info(
+                "alert %s: device %s has no configuration to link ticket %s to", alert.event_id, alert.serial, ticket_id
+            )
+            return
+        if not (check_first and self.tickets.is_linked(ticket_id, target.configuration_id)):
+            self.tickets.link(ticket_id, target.configuration_id)
+        self.outbox.mark_linked(delivery.id, worker)
+
+    def _close(self, alert: Alert, ticket_id: int) -> None:
+        target = self.directory.target(alert.serial)
+        closed = self.settings.closed_status
+        status_id = self.boards.resolve(target.board, lambda board: board.status_id(closed))
+        self.tickets.close(ticket_id, status_id)
+
+    def _ticket_body(self, alert: Alert, target: TicketTarget) -> dict[str, Any]:
+        board = self.boards.board(target.board)
+        body: dict[str, Any] = {
+            "summary": alert.summary(),
+            "board": {"id": board.id},
+            "status": {"id": self.boards.resolve(target.board, lambda b: b.status_id(target.status))},
+            "company": {"id": target.company_id},
+            "externalXRef": alert.ticket_xref,
+            "severity": alert.ticket_severity,
+            "initialDescription": alert.description(),
+        }
+        if target.contact_id is not None:
+            body["contact"] = {"id": target.contact_id}
+        ticket_type = target.ticket_type(alert.category)
+        if ticket_type:
+            body["type"] = {"id": self.boards.resolve(target.board, lambda b: b.type_id(ticket_type))}
+        if target.subtype:
+            subtype = target.subtype
+            body["subType"] = {"id": self.boards.resolve(target.board, lambda b: b.subtype_id(subtype))}
+        return body

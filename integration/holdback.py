@@ -1,0 +1,89 @@
+"""Email hold-back: after an alert email, the next for the same device and alert type waits an hour of alert time.
+
+Alert time is the event's own moment (`time`, else `dateTriggered`), not the wall clock, so a
+scenario that runs a simulated day in seconds holds mail back exactly as a real day would. The
+state is a small SQLite table, so a restart keeps it.
+
+A slot is reserved *before* the email is sent, by the delivery that sends it: if that delivery
+is retried (its send failed, or the process died mid-send) it still owns the slot and sends
+again, while other deliveries inside the hour are held back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+__all__ = ["EmailHoldback"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS holdback (
+    serial      TEXT    NOT NULL,
+    alert_type  TEXT    NOT NULL,
+    sent_at     REAL    NOT NULL,   -- alert time (unix seconds) of the email that opened the hold-back
+    delivery_id INTEGER NOT NULL,   -- the outbox delivery that sent it
+    PRIMARY KEY (serial, alert_type)
+);
+"""
+
+
+class EmailHoldback:
+    """Which device and alert type may email now; one SQLite file, a connection per thread."""
+
+    def __init__(self, path: str | Path, window: timedelta = timedelta(hours=1)) -> None:
+        self.path = Path(path)
+        self.window = window.total_seconds()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._writing = threading.Lock()  # see Outbox._transaction: threads queue here, not in SQLite's sleeps
+        self._connections: list[sqlite3.Connection] = []
+        self._connection().executescript(SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def reserve(self, serial: str, alert_type: str, moment: datetime, delivery_id: int) -> bool:
+        """True if this delivery may send now (and the hour starts at `moment`); False to hold its email back.
+
+        One statement, so one transaction: the slot is taken when it is free, its hour is over, or
+        it is this delivery's own. An event from before the last email (a late delivery) is inside
+        the hour too.
+        """
+        with self._writing:
+            taken = (
+                self._connection()
+                .execute(
+                    "INSERT INTO holdback (serial, alert_type, sent_at, delivery_id) VALUES (:serial, :type, :at, :id)"
+                    " ON CONFLICT (serial, alert_type) DO UPDATE SET sent_at = excluded.sent_at,"
+                    " delivery_id = excluded.delivery_id"
+                    " WHERE holdback.delivery_id = excluded.delivery_id"
+                    " OR excluded.sent_at >= holdback.sent_at + :window"
+                    " RETURNING delivery_id",
+                    {
+                        "serial": serial,
+                        "type": alert_type,
+                        "at": moment.timestamp(),
+                        "id": delivery_id,
+                        "window": self.window,
+                    },
+                )
+                .fetchall()
+            )
+        return bool(taken)
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()

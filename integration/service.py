@@ -1,0 +1,301 @@
+"""`cwsim-integration run`: the alert intake, the delivery workers and (optionally) the portal poller, together.
+
+On start it recovers the outbox (claims a killed process left behind come back, and deliveries
+caught mid-create are looked up before anything is posted again), serves the intake on loopback,
+writes the ready file once the intake answers, and runs until SIGINT or SIGTERM; then the workers
+finish their current delivery and give back the rest. It keeps time by the wall clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import requests
+import waitress.server
+from waitress import wasyncore
+
+from .boards import BoardCatalog
+from .clients import connectwise_client, portal_client
+from .delivery import AlertDeliverer
+from .holdback import EmailHoldback
+from .intake import create_intake_app
+from .mail import AlertMailer
+from .outbox import Outbox
+from .poller import AlertPoller
+from .registry import DeviceRegistry
+from .routing import AlertRouter
+from .settings import Settings, SettingsError, redacted
+from .state_dir import StateDir
+from .status import IntakeCounters, StatusBoard
+from .targets import DeviceDirectory
+from .tickets import TicketWriter
+from .workers import CircuitBreaker, DeliveryWorkers, Doorbell
+
+__all__ = ["IntegrationService", "add_arguments", "main"]
+
+log = logging.getLogger("cwsim.integration.service")
+
+INTAKE_THREADS = 8
+LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices a stop
+READY_TIMEOUT_SECONDS = 30.0
+STOP_GRACE_SECONDS = 10.0
+HOUSEKEEPING_SECONDS = 3600.0  # how often finished deliveries past alerts.keep_days are purged
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SWITCH_INTERVAL_SECONDS = 0.0005
+
+
+class IntegrationService:
+    """Everything `run` runs, startable in a thread (tests) or in the foreground (the command)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        workers: int | None = None,
+        intake_port: int | None = None,
+        intake_host: str | None = None,
+    ) -> None:
+        self.settings = settings
+        alerts = settings.alerts
+        self.cw = connectwise_client(settings)  # first: missing credentials stop us before anything is made
+        state = StateDir.of(settings.state_dir).create()
+        self.state = state
+        self.outbox = Outbox(state.outbox)
+        self.recovered = self.outbox.recover()
+        self.registry = DeviceRegistry(state.registry)
+        self.holdback = EmailHoldback(state.holdback, timedelta(minutes=alerts.email_holdback_minutes))
+        self.mailer = AlertMailer(settings.smtp, self.holdback)
+        self.directory = DeviceDirectory(
+            self.registry, self.cw, alerts, configuration_type=settings.onboarding.configuration_type
+        )
+        self.doorbell = Doorbell()
+        breaker = CircuitBreaker.for_settings(alerts)
+        deliverer = AlertDeliverer(
+            self.outbox,
+            AlertRouter(alerts, self.directory.mapping),
+            self.directory,
+            BoardCatalog(self.cw),
+            TicketWriter(self.cw),
+            self.mailer,
+            alerts,
+            connectwise_pause=lambda: breaker.remaining,
+        )
+        self.workers = DeliveryWorkers(
+            self.outbox, deliverer, alerts, count=workers, doorbell=self.doorbell, breaker=breaker
+        )
+        self.counters = IntakeCounters()
+        self.board = StatusBoard(self.outbox, self.counters, workers=lambda: self.workers.running)
+        app = create_intake_app(self.outbox, settings.intake, status=self.board, on_queued=self.doorbell.ring)
+        self.server = waitress.server.create_server(
+            app,
+            host=intake_host or settings.intake.host,
+            port=settings.intake.port if intake_port is None else intake_port,
+            threads=INTAKE_THREADS,
+            ident="cwsim-integration",
+            clear_untrusted_proxy_headers=True,
+        )
+        self.poller: AlertPoller | None = None
+        if alerts.poll_interval_seconds > 0:
+            self.poller = AlertPoller(portal_client(settings), self.outbox, state.poller, on_queued=self._queued)
+        self._stopping = threading.Event()
+        self._serving: threading.Thread | None = None
+        self._polling: threading.Thread | None = None
+        self._housekeeping: threading.Thread | None = None
+
+    def _queued(self) -> None:
+        self.board.invalidate()
+        self.doorbell.ring()
+
+    @property
+    def url(self) -> str:
+        host = self.server.effective_host
+        host = f"[{host}]" if ":" in str(host) else host
+        return f"http://{host}:{self.server.effective_port}"
+
+    def facts(self) -> dict[str, Any]:
+        """The ready file: where the intake is, and who is serving it."""
+        return {
+            "url": self.url,
+            "intake_url": f"{self.url}/alerts",
+            "status_url": f"{self.url}/status",
+            "health_url": f"{self.url}/health",
+            "pid": os.getpid(),
+            "workers": self.workers.count,
+            "poll_interval_seconds": self.settings.alerts.poll_interval_seconds,
+            "state_dir": str(self.state.root.resolve()),
+            "recovered": self.recovered,
+        }
+
+    # -- running ---------------------------------------------------------------------------
+
+    def start(self, timeout: float = READY_TIMEOUT_SECONDS) -> IntegrationService:
+        """Workers, poller and intake in background threads; returns once the intake answers."""
+        self.workers.start()
+        if self.poller is not None:
+            self._polling = threading.Thread(
+                target=self.poller.run,
+                args=(self.settings.alerts.poll_interval_seconds, self._stopping),
+                name="portal-poller",
+                daemon=True,
+            )
+            self._polling.start()
+        if self.settings.alerts.keep_days > 0:
+            self._housekeeping = threading.Thread(target=self._purge_old, name="housekeeping", daemon=True)
+            self._housekeeping.start()
+        self._serving = threading.Thread(target=self._serve, name="intake", daemon=True)
+        self._serving.start()
+        self._wait_until_answering(timeout)
+        log.info(
+            "intake at %s; %d worker(s); %d delivery(ies) to look up first",
+            self.url,
+            self.workers.count,
+            self.recovered,
+        )
+        return self
+
+    def run(self, ready_file: Path | None = None) -> None:
+        """`start()`, write the ready file, then serve until `request_stop()` (e.g. from a signal)."""
+        self.start()
+        if ready_file is not None:
+            _write_json_atomically(ready_file, self.facts())
+        while not self._stopping.wait(LOOP_WAKEUP_SECONDS):
+            pass
+        self.stop()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def stop(self) -> None:
+        """Stop taking alerts, let the workers finish or give back what they hold, and close everything."""
+        self._stopping.set()
+        if self._serving is not None and self._serving is not threading.current_thread():
+            self._serving.join(timeout=STOP_GRACE_SECONDS)
+        self.workers.stop(STOP_GRACE_SECONDS)
+        for thread in (self._polling, self._housekeeping):
+            if thread is not None:
+                thread.join(timeout=STOP_GRACE_SECONDS)
+        if self.poller is not None:
+            self.poller.close()
+        self.mailer.close()
+        self.cw.close()
+        self.holdback.close()
+        self.registry.close()
+        self.outbox.close()
+
+    def _purge_old(self) -> None:
+        """Forget finished deliveries older than alerts.keep_days, now and every hour."""
+        while not self._stopping.is_set():
+            try:
+                purged = self.outbox.purge(time.time() - self.settings.alerts.keep_days * 86400)
+                if purged:
+                    log.info("forgot %d finished deliveries older than %s days", purged, self.settings.alerts.keep_days)
+            except Exception:
+                log.exception("could not purge the outbox")
+            self._stopping.wait(HOUSEKEEPING_SECONDS)
+
+    def _serve(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=LOOP_WAKEUP_SECONDS, map=self.server._map, count=1)
+        finally:
+            for channel in list(self.server._map.values()):
+                if channel is self.server:
+                    channel.close()
+                else:
+                    channel.handle_close()
+            self.server.task_dispatcher.shutdown()
+
+    def _wait_until_answering(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with requests.Session() as session:
+            while time.monotonic() < deadline:
+                try:
+                    if session.get(f"{self.url}/health", timeout=1).ok:
+                        return
+                except requests.RequestException:
+                    pass
+                self._stopping.wait(0.02)  # polling our own port with a deadline
+        raise TimeoutError(f"the intake did not answer on {self.url} within {timeout} s")
+
+
+def _write_json_atomically(path: Path, document: dict[str, Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w") as file:
+        json.dump(document, file, indent=2)
+        file.write("\n")
+    os.replace(temporary, path)
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ready-file", type=Path, metavar="FILE", help="write the intake's URLs and pid here once it answers"
+    )
+    parser.add_argument(
+        "--intake-port", type=int, metavar="PORT", help="intake port (default: intake.port; 0 = a free one)"
+    )
+    parser.add_argument("--intake-host", metavar="HOST", help="intake address (default: intake.host, loopback)")
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="delivery threads (default: alerts.workers; 0 = intake only)"
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, metavar="DIR", help="where the outbox and records live (default: state_dir)"
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every delivery")
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    # Workers hold the outbox's write lock across SQLite calls that let go of the GIL; getting it
+    # back can take the whole switch interval (5 ms) while another thread runs Python, and every
+    # other worker waits for that lock meanwhile. A shorter interval cut that convoy.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.verbose:
+        logging.getLogger("urllib3").setLevel(logging.INFO)  # its DEBUG lines are every request's URL
+    if args.state_dir is not None:
+        settings.state_dir = str(args.state_dir)
+    if args.workers is not None and args.workers < 0:
+        print("cwsim-integration run: --workers cannot be negative", file=sys.stderr)
+        return 2
+    host = args.intake_host or settings.intake.host
+    if host not in LOOPBACK:
+        log.warning("the intake listens on %s, beyond this machine; it has no authentication of its own", host)
+    log.info("settings: %s", json.dumps(redacted(settings), sort_keys=True))
+    try:
+        service = IntegrationService(settings, workers=args.workers, intake_port=args.intake_port, intake_host=host)
+    except SettingsError as error:
+        print(f"cwsim-integration run: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"cwsim-integration run: cannot start the intake: {error}", file=sys.stderr)
+        return 1
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        service.request_stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    service.run(args.ready_file)
+    log.info("stopped")
+    return 0
