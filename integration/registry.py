@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .state_dir import StateDir
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
     serial TEXT PRIMARY KEY,
@@ -27,12 +29,9 @@ CREATE TABLE IF NOT EXISTS unmatched (
 """
 
 
-REGISTRY_FILE = "devices.sqlite3"
-
-
 def registry_path(state_dir: str | Path) -> Path:
     """Where the registry lives in the integration's state folder (`settings.state_dir`)."""
-    return Path(state_dir) / REGISTRY_FILE
+    return StateDir.of(state_dir).registry
 
 
 @dataclass

@@ -27,7 +27,7 @@ import waitress.server
 from waitress import wasyncore
 
 from .boards import BoardCatalog
-from .clients import connectwise_client, portal_client
+from .connections import connectwise_client, portal_client
 from .delivery import AlertDeliverer
 from .holdback import EmailHoldback
 from .intake import create_intake_app

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cwsim.integration.clients import portal_client
+from cwsim.integration.connections import portal_client
 from cwsim.integration.outbox import Outbox
 from cwsim.integration.poller import AlertPoller
 
