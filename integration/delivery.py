@@ -30,7 +30,7 @@ from typing import Any
 
 from .alerts import Alert
 from .boards import BoardCatalog
-from .mail import FAILED, AlertMailer, MailFailed
+from .mail import FAILED, UNWANTED, AlertMailer, MailFailed
 from .outbox import CREATE_SENT, CREATED, LINKED, QUEUED, Delivery, Outbox
 from .routing import AlertRouter
 from .settings import AlertSettings
@@ -100,7 +100,12 @@ class AlertDeliverer:
             self.outbox.mark_skipped(delivery.id, worker, route.reason)
             return False
         mail = _MailOutcome()
-        mail_error = self._email(delivery, alert, mail) if route.email and delivery.mail is None else None
+        mail_error = None
+        if delivery.mail is None:
+            if route.email:
+                mail_error = self._email(delivery, alert, mail)
+            else:
+                mail.outcome = UNWANTED  # recorded with the first move, so later emails of the group go ahead
         ticketed = route.ticket or started
         try:
             note_id = None
@@ -122,6 +127,7 @@ class AlertDeliverer:
     def _email(self, delivery: Delivery, alert: Alert, mail: _MailOutcome) -> MailFailed | None:
         """Send (or hold back) the email; its outcome goes into `mail`; a transient failure is returned."""
         if self.mailer is None:
+            mail.outcome = UNWANTED
             return None
         try:
             mail.outcome = self.mailer.send(alert, delivery.id)

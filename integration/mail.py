@@ -32,7 +32,7 @@ log = logging.getLogger("cwsim.integration.mail")
 CRITICAL = "CRITICAL ERROR for {agent} on {device} ({sn})"
 WARNING = "Warning for {agent} on {device} ({sn})"
 SCREENSHOT = "Bootable Screenshot for {agent} on {device} ({sn}) {shot}"
-SENT, HELD_BACK, FAILED = "sent", "held_back", "failed"
+SENT, HELD_BACK, FAILED, UNWANTED = "sent", "held_back", "failed", "unwanted"  # unwanted: not routed to email
 
 
 class MailFailed(Exception):

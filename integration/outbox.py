@@ -61,7 +61,7 @@ QUEUED, CREATE_SENT, CREATED, LINKED, DONE, FAILED, SKIPPED = (
 STATES = (QUEUED, CREATE_SENT, CREATED, LINKED, DONE, FAILED, SKIPPED)
 ACTIVE_STATES = (QUEUED, CREATE_SENT, CREATED, LINKED)
 EVENTS = ("raise", "repeat", "clear")
-MAIL_OUTCOMES = ("sent", "held_back", "failed")
+MAIL_OUTCOMES = ("sent", "held_back", "failed", "unwanted")  # unwanted: this event emails nobody
 # A lease must outlast the longest a worker can spend in one call, or a second worker may take the
 # row while the first one's POST is still being retried after a 429. With the default transport:
 # 5 attempts x (5 + 30) s timeouts + ~8 s backoff + 4 x 120 s Retry-After = ~663 s.
@@ -98,12 +98,18 @@ CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries (finished_at) WHERE
 CREATE INDEX IF NOT EXISTS deliveries_by_outcome ON deliveries (mail, state);
 """
 # Added after the first release: files written before them get the columns on open.
-_LATER_COLUMNS = {"mail": "TEXT", "held": "INTEGER NOT NULL DEFAULT 0"}
+_LATER_COLUMNS = {"mail": "TEXT", "held": "INTEGER NOT NULL DEFAULT 0", "mail_group": "TEXT NOT NULL DEFAULT ''"}
 # The claim asks, for each candidate, whether an earlier event of its alert is still active; this
 # index holds only active rows, so the answer costs a probe whatever the alert's history. Its WHERE
 # is the same text as the claim's, which is what lets SQLite use it.
 _ACTIVE_BY_ALERT = (
     f"CREATE INDEX IF NOT EXISTS deliveries_active_by_alert ON deliveries (alert_key, id) WHERE state IN ({_ACTIVE})"
+)
+# Email hold-back is per device and alert type: the events of one such group decide their emails in
+# order (see _CLAIM), so the hour's first email is always the earliest event's, however workers interleave.
+_MAIL_PENDING_BY_GROUP = (
+    "CREATE INDEX IF NOT EXISTS deliveries_mail_pending ON deliveries (mail_group, id)"
+    f" WHERE state IN ({_ACTIVE}) AND mail IS NULL"
 )
 _DUE = f"CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (not_before, id) WHERE state IN ({_ACTIVE})"
 
@@ -120,7 +126,8 @@ _FROM: dict[str, tuple[str, ...]] = {
 # A worker takes the ready rows that have been due longest (a row put back by retry_later goes to
 # the back of the line, so rows failing again and again never starve the rest); an alert's later
 # events wait until its earlier ones are finished, so a repeat's note never races the raise that
-# opens the ticket.
+# opens the ticket; and an event's email waits until the earlier events of its device and alert type
+# have decided theirs, so the hour's hold-back never depends on which worker ran first.
 _CLAIM = f"""
 UPDATE deliveries
    SET claimed_by = :worker, lease_until = :lease_until, attempts = attempts + 1, updated_at = :now
@@ -132,6 +139,10 @@ UPDATE deliveries
           AND NOT EXISTS (SELECT 1 FROM deliveries AS earlier
                            WHERE earlier.alert_key = d.alert_key AND earlier.id < d.id
                              AND earlier.state IN ({_ACTIVE}))
+          AND (d.mail IS NOT NULL
+               OR NOT EXISTS (SELECT 1 FROM deliveries AS earlier
+                               WHERE earlier.mail_group = d.mail_group AND earlier.id < d.id
+                                 AND earlier.state IN ({_ACTIVE}) AND earlier.mail IS NULL))
         ORDER BY d.not_before, d.id
         LIMIT :limit)
 RETURNING *
@@ -152,6 +163,13 @@ class AlertEvent:
             raise ValueError(f"event must be one of {', '.join(EVENTS)}, not {self.event!r}")
         if not self.alert_key:
             raise ValueError("an alert event needs its alert's key")
+
+    @property
+    def mail_group(self) -> str:
+        """The device and alert type whose emails share one hour's hold-back."""
+        payload = self.payload
+        kind = payload.get("alertType") or payload.get("code") or payload.get("type") or self.alert_key
+        return f"{payload.get('serialNumber', '')}:{kind}"
 
 
 @dataclass(frozen=True)
@@ -185,6 +203,7 @@ class Delivery:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Delivery:
         values = dict(row)
+        values.pop("mail_group", None)  # derived from the payload; only the claim's ordering reads it
         values["payload"] = orjson.loads(values["payload"])
         values["held"] = bool(values["held"])
         return cls(**values)
@@ -243,6 +262,7 @@ class Outbox:
             if name not in columns:
                 connection.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {kind}")
         connection.execute(_ACTIVE_BY_ALERT)
+        connection.execute(_MAIL_PENDING_BY_GROUP)
         connection.execute(_DUE)
 
     def __repr__(self) -> str:
@@ -315,9 +335,13 @@ class Outbox:
         now = self._clock()
         before = connection.total_changes
         connection.executemany(
-            "INSERT INTO deliveries (alert_key, event, occurrence, payload, not_before, enqueued_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (alert_key, event, occurrence) DO NOTHING",
-            [(e.alert_key, e.event, e.occurrence, orjson.dumps(e.payload).decode(), now, now, now) for e in events],
+            "INSERT INTO deliveries"
+            " (alert_key, event, occurrence, payload, not_before, enqueued_at, updated_at, mail_group)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (alert_key, event, occurrence) DO NOTHING",
+            [
+                (e.alert_key, e.event, e.occurrence, orjson.dumps(e.payload).decode(), now, now, now, e.mail_group)
+                for e in events
+            ],
         )
         return connection.total_changes - before
 

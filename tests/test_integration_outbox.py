@@ -110,7 +110,7 @@ def test_a_note_goes_from_create_sent_to_done_only_with_its_id(outbox: Outbox) -
     outbox.mark_done(note.id, "w1", note_id=70)
     done = outbox.get(note.id)
     assert (done.state, done.ticket_id, done.note_id, done.mail) == ("done", 7, 70, "sent")  # type: ignore[union-attr]
-    assert outbox.stats().mail == {"sent": 1, "held_back": 0, "failed": 0}
+    assert outbox.stats().mail == {"sent": 1, "held_back": 0, "failed": 0, "unwanted": 0}
 
 
 def test_notes_skips_and_failures(outbox: Outbox) -> None:
@@ -332,3 +332,29 @@ def test_a_fresh_file_has_the_schema(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "new.sqlite3") as connection:
         columns = [row[1] for row in connection.execute("PRAGMA table_info(deliveries)")]
     assert columns[:8] == ["id", "alert_key", "event", "occurrence", "payload", "state", "attempts", "ticket_id"]
+
+
+def test_an_events_email_waits_for_the_earlier_events_of_its_device_and_alert_type(tmp_path) -> None:
+    """Hold-back is per device and alert type, so those events decide their emails in order."""
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+
+    def event(volume: str, occurrence: str) -> AlertEvent:
+        payload = {"serialNumber": "00012E94105B", "alertType": "backup_failed", "volume": volume}
+        return AlertEvent(f"00012E94105B:{volume}:BAK0013", "raise", payload, occurrence)
+
+    outbox.enqueue_many([event("a" * 32, "1"), event("b" * 32, "2")])
+    first = outbox.claim("w1", limit=5)
+    assert [d.payload["volume"][0] for d in first] == ["a"], "the second agent's email must wait for the first's"
+    outbox.mark_mail(first[0].id, "w1", "sent")
+    second = outbox.claim("w2", limit=5)
+    assert [d.payload["volume"][0] for d in second] == ["b"], "once the first email is decided, the next goes"
+
+
+def test_negative_control_without_a_shared_group_both_are_claimed_at_once(tmp_path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    events = [
+        AlertEvent(f"{serial}:{'a' * 32}:BAK0013", "raise", {"serialNumber": serial, "alertType": "backup_failed"})
+        for serial in ("00012E94105B", "00012E94105C")
+    ]
+    outbox.enqueue_many(events)
+    assert len(outbox.claim("w1", limit=5)) == 2
