@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml setup.py
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cwsim serve
+	$(BIN)/cwsim demo
 
 # The dashboard's browser tests drive Debian's Chromium: installed here when missing and we are root.
 # Without it they fail in CI (CI is set) and are skipped, saying why, elsewhere.

@@ -34,7 +34,7 @@ from .mail import FAILED, UNWANTED, AlertMailer, MailFailed
 from .outbox import CREATE_SENT, CREATED, LINKED, QUEUED, Delivery, Outbox
 from .routing import AlertRouter
 from .settings import AlertSettings
-from .targets import DeviceDirectory, TicketTarget
+from .targets import DeviceDirectory, DeviceUnmapped, TicketTarget
 from .tickets import TicketWriter
 
 __all__ = ["AlertDeliverer", "ConnectWiseResting", "MailPending"]
@@ -146,6 +146,8 @@ class AlertDeliverer:
         if state == LINKED:
             return None
         if state == QUEUED:
+            if self.outbox.waits_for_earlier(delivery):
+                raise DeviceUnmapped(f"an earlier event of alert {alert.key} is held; this one waits behind it")
             target = self.directory.target(alert.serial)
             open_ticket = self.tickets.open_ticket(alert.ticket_xref)
             if open_ticket is None and alert.event == "clear":

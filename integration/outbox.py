@@ -124,10 +124,13 @@ _FROM: dict[str, tuple[str, ...]] = {
 }
 
 # A worker takes the ready rows that have been due longest (a row put back by retry_later goes to
-# the back of the line, so rows failing again and again never starve the rest); an alert's later
+# the back of the line, so rows failing again and again never starve the rest). An alert's later
 # events wait until its earlier ones are finished, so a repeat's note never races the raise that
-# opens the ticket; and an event's email waits until the earlier events of its device and alert type
-# have decided theirs, so the hour's hold-back never depends on which worker ran first.
+# opens the ticket; except that behind a held event (its device has no company yet) a later event
+# may still be taken once, for its email, and is then held itself. An event's email waits until the
+# earlier events of its device and alert type have decided theirs, so the hour's hold-back never
+# depends on which worker ran first. Events that can email nobody (a clear, no recipients) have no
+# mail group and wait for nobody's email.
 _CLAIM = f"""
 UPDATE deliveries
    SET claimed_by = :worker, lease_until = :lease_until, attempts = attempts + 1, updated_at = :now
@@ -138,8 +141,9 @@ UPDATE deliveries
           AND (d.claimed_by IS NULL OR d.lease_until <= :now)
           AND NOT EXISTS (SELECT 1 FROM deliveries AS earlier
                            WHERE earlier.alert_key = d.alert_key AND earlier.id < d.id
-                             AND earlier.state IN ({_ACTIVE}))
-          AND (d.mail IS NOT NULL
+                             AND earlier.state IN ({_ACTIVE})
+                             AND NOT (earlier.held = 1 AND d.mail IS NULL))
+          AND (d.mail IS NOT NULL OR d.mail_group = ''
                OR NOT EXISTS (SELECT 1 FROM deliveries AS earlier
                                WHERE earlier.mail_group = d.mail_group AND earlier.id < d.id
                                  AND earlier.state IN ({_ACTIVE}) AND earlier.mail IS NULL))
@@ -166,8 +170,10 @@ class AlertEvent:
 
     @property
     def mail_group(self) -> str:
-        """The device and alert type whose emails share one hour's hold-back."""
+        """The device and alert type whose emails share one hour's hold-back; '' when it emails nobody."""
         payload = self.payload
+        if self.event == "clear" or not payload.get("recipients"):
+            return ""
         kind = payload.get("alertType") or payload.get("code") or payload.get("type") or self.alert_key
         return f"{payload.get('serialNumber', '')}:{kind}"
 
@@ -355,6 +361,18 @@ class Outbox:
                 _CLAIM, {"worker": worker, "lease_until": now + self.lease_seconds, "now": now, "limit": limit}
             ).fetchall()
         return sorted((Delivery.from_row(row) for row in rows), key=lambda delivery: delivery.id)
+
+    def waits_for_earlier(self, delivery: Delivery) -> bool:
+        """True while an earlier event of the same alert is unfinished (it is held): this one's ticket part waits."""
+        row = (
+            self._connection()
+            .execute(
+                f"SELECT 1 FROM deliveries WHERE alert_key = ? AND id < ? AND state IN ({_ACTIVE}) LIMIT 1",
+                (delivery.alert_key, delivery.id),
+            )
+            .fetchone()
+        )
+        return row is not None
 
     def recover(self) -> int:
         """On start: release every claim left by the last run; returns how many deliveries need a lookup first."""

@@ -34,6 +34,7 @@ from ..simulator.server import (
 )
 from ..simulator.state_problems import StateProblems
 from ..simulator.world import WorldOptions, company_names
+from . import run_commands
 
 LOOPBACK = "127.0.0.1"
 
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=run_serve)
     _add_fleet_commands(commands)
     _add_integration_command(commands)
+    run_commands.add_commands(commands)
     return parser
 
 

@@ -339,7 +339,12 @@ def test_an_events_email_waits_for_the_earlier_events_of_its_device_and_alert_ty
     outbox = Outbox(tmp_path / "outbox.sqlite3")
 
     def event(volume: str, occurrence: str) -> AlertEvent:
-        payload = {"serialNumber": "00012E94105B", "alertType": "backup_failed", "volume": volume}
+        payload = {
+            "serialNumber": "00012E94105B",
+            "alertType": "backup_failed",
+            "volume": volume,
+            "recipients": ["a@x"],
+        }
         return AlertEvent(f"00012E94105B:{volume}:BAK0013", "raise", payload, occurrence)
 
     outbox.enqueue_many([event("a" * 32, "1"), event("b" * 32, "2")])
@@ -353,8 +358,36 @@ def test_an_events_email_waits_for_the_earlier_events_of_its_device_and_alert_ty
 def test_negative_control_without_a_shared_group_both_are_claimed_at_once(tmp_path) -> None:
     outbox = Outbox(tmp_path / "outbox.sqlite3")
     events = [
-        AlertEvent(f"{serial}:{'a' * 32}:BAK0013", "raise", {"serialNumber": serial, "alertType": "backup_failed"})
+        AlertEvent(
+            f"{serial}:{'a' * 32}:BAK0013",
+            "raise",
+            {"serialNumber": serial, "alertType": "backup_failed", "recipients": ["a@x"]},
+        )
         for serial in ("00012E94105B", "00012E94105C")
     ]
     outbox.enqueue_many(events)
     assert len(outbox.claim("w1", limit=5)) == 2
+
+
+def test_behind_a_held_event_a_later_one_is_taken_once_for_its_email_then_waits(tmp_path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    payload = {"serialNumber": "00012E94105B", "alertType": "backup_failed", "recipients": ["a@x.example"]}
+    key = f"00012E94105B:{'a' * 32}:BAK0013"
+    outbox.enqueue_many([AlertEvent(key, "raise", payload), AlertEvent(key, "repeat", payload, "2")])
+    (raised_,) = outbox.claim("w1", limit=5)
+    outbox.mark_mail(raised_.id, "w1", "sent")
+    outbox.hold(raised_.id, "w1", "held: no company", 0.0)
+    claimed = {d.event: d for d in outbox.claim("w1", limit=5)}
+    assert set(claimed) == {"raise", "repeat"}, "the repeat is taken for its email although the raise is held"
+    outbox.hold(claimed["raise"].id, "w1", "held: no company", 0.0)
+    repeat = claimed["repeat"]
+    assert outbox.waits_for_earlier(repeat)
+    outbox.mark_mail(repeat.id, "w1", "held_back")
+    outbox.hold(repeat.id, "w1", "held: waits for the raise", 0.0)
+    assert [d.event for d in outbox.claim("w2", limit=5)] == ["raise"], "its email decided, it waits in order again"
+
+
+def test_events_that_email_nobody_have_no_mail_group() -> None:
+    assert AlertEvent("k", "clear", {"serialNumber": "S", "alertType": "t", "recipients": ["a@x"]}).mail_group == ""
+    assert AlertEvent("k", "raise", {"serialNumber": "S", "alertType": "t", "recipients": []}).mail_group == ""
+    assert AlertEvent("k", "raise", {"serialNumber": "S", "alertType": "t", "recipients": ["a@x"]}).mail_group == "S:t"
