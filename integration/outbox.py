@@ -223,6 +223,7 @@ class OutboxStats:
     lag: dict[str, float | None]
     held: int = 0
     mail: dict[str, int] = field(default_factory=dict)
+    pending: int = 0  # active rows with work to do now: not held with their email already decided
 
     @property
     def depth(self) -> int:
@@ -579,7 +580,12 @@ class Outbox:
             f"SELECT count(*) FROM deliveries WHERE state IN ({_ACTIVE}) AND alert_key IN"
             f" (SELECT alert_key FROM deliveries WHERE state IN ({_ACTIVE}) AND held = 1)"
         ).fetchone()[0]
-        return OutboxStats(counts, _percentiles(self.lag_samples(samples)), held, mail)
+        # Pending: what a drained outbox has none of. A held event whose email is decided only waits
+        # for its device to be mapped; everything else active still has work to do now.
+        pending = connection.execute(
+            f"SELECT count(*) FROM deliveries WHERE state IN ({_ACTIVE}) AND NOT (held = 1 AND mail IS NOT NULL)"
+        ).fetchone()[0]
+        return OutboxStats(counts, _percentiles(self.lag_samples(samples)), held, mail, pending)
 
     def lag_samples(self, limit: int = LAG_SAMPLES) -> list[float]:
         """Seconds from intake to done of the last `limit` deliveries, newest first."""

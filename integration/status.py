@@ -89,6 +89,7 @@ class StatusBoard:
             "failed": stats.failed,
             "skipped": stats.states["skipped"],
             "held": stats.held,
+            "pending": stats.pending,
             "mail": stats.mail,
             "lag_seconds": stats.lag,
             "workers": self.workers(),

@@ -41,15 +41,26 @@ class RunContext:
     login_inactive_windows: list[tuple[datetime, datetime | None]] = field(default_factory=list)
 
     def pick(self, params: dict[str, Any], default: int = 1) -> list[str]:
-        """The serials an action applies to: `serial`, `serials`, or `devices: N` picked with the seed."""
+        """The serials an action applies to: `serial`, `serials`, or `devices: N` picked with the seed
+        among the onboarded devices (of a `family` and a `plan` kind, when given)."""
         if "serial" in params:
             return [str(params["serial"])]
         if "serials" in params:
             return [str(serial) for serial in params["serials"]]
+        candidates = sorted(self.mapped_serials)
+        if "family" in params or "plan" in params:
+            rows = {row["serialNumber"]: row for row in self.admin.fleet.devices()}
+            candidates = [
+                serial
+                for serial in candidates
+                if params.get("family", rows[serial]["family"]) == rows[serial]["family"]
+                and params.get("plan", rows[serial]["plan"]["kind"]) == rows[serial]["plan"]["kind"]
+                and rows[serial]["inService"]
+            ]
         count = int(params.get("devices", default))
-        if count > len(self.mapped_serials):
-            raise ActionError(f"asked for {count} devices, only {len(self.mapped_serials)} are onboarded")
-        return sorted(self.rng.sample(sorted(self.mapped_serials), count))
+        if count > len(candidates):
+            raise ActionError(f"asked for {count} devices, only {len(candidates)} onboarded ones qualify")
+        return sorted(self.rng.sample(candidates, count))
 
     def fault_window_open(self, moment: datetime) -> bool:
         return any(start <= moment < end for start, end in self.fault_windows)
@@ -60,7 +71,8 @@ def incident(ctx: RunContext, params: dict[str, Any]) -> str:
     kind = params.get("kind")
     if not kind:
         raise ActionError("incident needs a kind (backup_failure, device_offline, site_power_loss, ...)")
-    detail = {key: value for key, value in params.items() if key not in ("kind", "serial", "serials", "devices")}
+    picking = ("kind", "serial", "serials", "devices", "family", "plan")
+    detail = {key: value for key, value in params.items() if key not in picking}
     serials = ctx.pick(params)
     for serial in serials:
         if kind in ASSET_INCIDENTS and "volume" not in detail:

@@ -344,6 +344,12 @@ def _doctor_settings(evidence: Evidence) -> dict[str, Any]:
     }
 
 
+def _company_name(shown: str) -> str:
+    """Onboarding reports a company as `Name (Identifier)`."""
+    name, _, identifier = shown.rpartition(" (")
+    return name if name and identifier.endswith(")") else shown
+
+
 def _onboarding(evidence: Evidence) -> Outcome:
     """Exact client names match on their own; every other name is left unmatched, never guessed."""
     first = evidence.onboarding[0]["devices"] if evidence.onboarding else []
@@ -354,12 +360,7 @@ def _onboarding(evidence: Evidence) -> Outcome:
         matched = device["state"] in ("onboarded", "unchanged", "would change")
         if matched and not exact:
             guessed.append(device["serial"])
-        elif (
-            matched
-            and device.get("company")
-            and row.get("matchedCompany")
-            and device["company"] != row["matchedCompany"]
-        ):
+        elif matched and _company_name(device.get("company", "")) != row.get("matchedCompany"):
             wrong.append(device["serial"])
         elif exact and not matched:
             missed.append(device["serial"])

@@ -289,7 +289,7 @@ class ScenarioRun:
             if integration.process.process.poll() is not None:
                 raise ScenarioAborted(f"the integration exited:\n{integration.process.log()[-3000:]}")
             status = integration.status()
-            if status["depth"] == 0:
+            if status["pending"] == 0:  # all done, but for alerts held until their device is mapped
                 return
             if time.monotonic() > deadline:
                 raise ScenarioAborted(
