@@ -368,12 +368,16 @@ def next_page_parameter(link: str, name: str) -> int | None:
 
 
 def _json(response: requests.Response) -> Any:
-    if response.status_code == 204 or not response.content:
+    """The answer's JSON. A success whose body is cut or garbled is a lost answer (ResponseLost): the
+    request may have been applied, so a write goes through the look-up before it is sent again."""
+    if response.status_code == 204:
         return None
     try:
+        if not response.content:
+            raise ValueError("an empty body")
         return response.json()
     except ValueError as error:
-        raise ConnectWiseError(
+        raise ResponseLost(
             f"the answer is not JSON: {response.text[:200]!r}",
             status=response.status_code,
             method=response.request.method or "",

@@ -90,6 +90,7 @@ class StatusBoard:
             "skipped": stats.states["skipped"],
             "held": stats.held,
             "pending": stats.pending,
+            "untried": stats.untried,
             "mail": stats.mail,
             "lag_seconds": stats.lag,
             "workers": self.workers(),

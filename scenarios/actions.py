@@ -15,7 +15,7 @@ from typing import Any
 
 from ..simulator.clock import format_iso, parse_duration
 from ..simulator.pytest_plugin import ApiSession
-from ..simulator.testing import Admin
+from ..simulator.testing import Admin, AdminError
 
 ActionFunction = Callable[["RunContext", dict[str, Any]], str]
 
@@ -39,15 +39,28 @@ class RunContext:
     deleted_configurations: list[int] = field(default_factory=list)
     renamed_companies: list[tuple[int, str, str]] = field(default_factory=list)
     login_inactive_windows: list[tuple[datetime, datetime | None]] = field(default_factory=list)
+    aliases: dict[str, list[str]] = field(default_factory=dict)  # `alias: name` -> the devices first picked
 
-    def pick(self, params: dict[str, Any], default: int = 1) -> list[str]:
+    def pick(self, params: dict[str, Any], default: int = 1, agent: bool = False) -> list[str]:
         """The serials an action applies to: `serial`, `serials`, or `devices: N` picked with the seed
-        among the onboarded devices (of a `family` and a `plan` kind, when given)."""
+        among the onboarded devices (of a `family` and a `plan` kind, when given). With `alias: name`
+        the first pick is remembered and later actions with the same alias get the same devices; a
+        new alias never picks a device another alias holds."""
+        alias = params.get("alias")
+        if alias is not None and alias in self.aliases:
+            return self.aliases[alias]
+        picked = self._pick(params, default, agent)
+        if alias is not None:
+            self.aliases[alias] = picked
+        return picked
+
+    def _pick(self, params: dict[str, Any], default: int, agent: bool) -> list[str]:
         if "serial" in params:
             return [str(params["serial"])]
         if "serials" in params:
             return [str(serial) for serial in params["serials"]]
-        candidates = sorted(self.mapped_serials)
+        taken = {serial for serials in self.aliases.values() for serial in serials}
+        candidates = sorted(set(self.mapped_serials) - taken)
         if "family" in params or "plan" in params:
             rows = {row["serialNumber"]: row for row in self.admin.fleet.devices()}
             candidates = [
@@ -57,6 +70,8 @@ class RunContext:
                 and params.get("plan", rows[serial]["plan"]["kind"]) == rows[serial]["plan"]["kind"]
                 and rows[serial]["inService"]
             ]
+        if agent:
+            candidates = [serial for serial in candidates if _active_agent(self, serial) is not None]
         count = int(params.get("devices", default))
         if count > len(candidates):
             raise ActionError(f"asked for {count} devices, only {len(candidates)} onboarded ones qualify")
@@ -71,11 +86,12 @@ def incident(ctx: RunContext, params: dict[str, Any]) -> str:
     kind = params.get("kind")
     if not kind:
         raise ActionError("incident needs a kind (backup_failure, device_offline, site_power_loss, ...)")
-    picking = ("kind", "serial", "serials", "devices", "family", "plan")
+    picking = ("kind", "serial", "serials", "devices", "family", "plan", "alias")
     detail = {key: value for key, value in params.items() if key not in picking}
-    serials = ctx.pick(params)
+    asset_incident = kind in ASSET_INCIDENTS and "volume" not in detail
+    serials = ctx.pick(params, agent=asset_incident)
     for serial in serials:
-        if kind in ASSET_INCIDENTS and "volume" not in detail:
+        if asset_incident:
             detail_for = {**detail, "volume": _first_agent_volume(ctx, serial)}
         else:
             detail_for = detail
@@ -86,12 +102,17 @@ def incident(ctx: RunContext, params: dict[str, Any]) -> str:
 ASSET_INCIDENTS = {"backup_failure", "screenshot_failure", "encrypted_agent_locked", "ransomware", "offsite_behind"}
 
 
-def _first_agent_volume(ctx: RunContext, serial: str) -> str:
+def _active_agent(ctx: RunContext, serial: str) -> str | None:
     assets = ctx.admin.fleet.device(serial).get("assets", [])
     active = [a for a in assets if a.get("type") == "agent" and not a.get("paused") and not a.get("archived")]
-    if not active:
+    return active[0]["volume"] if active else None
+
+
+def _first_agent_volume(ctx: RunContext, serial: str) -> str:
+    volume = _active_agent(ctx, serial)
+    if volume is None:
         raise ActionError(f"device {serial} has no active agent for an asset incident")
-    return active[0]["volume"]
+    return volume
 
 
 def alert_storm(ctx: RunContext, params: dict[str, Any]) -> str:
@@ -110,9 +131,12 @@ def device_silent(ctx: RunContext, params: dict[str, Any]) -> str:
 
 
 def usage(ctx: RunContext, params: dict[str, Any]) -> str:
-    """Set offsite usage: `{serial: X, offsiteUsedBytes: N}` or `{devices: 3, overIncluded: 1000000000001}`."""
+    """Set offsite usage: `{serial: X, offsiteUsedBytes: N}` or `{devices: 3, overIncluded: 1000000000001}`;
+    `setPlan: {kind: CAPACITY, includedOffsiteBytes: N}` first puts the devices on that plan."""
     serials = ctx.pick(params)
     for serial in serials:
+        if "setPlan" in params:
+            ctx.admin.fleet.patch(serial, plan=dict(params["setPlan"]))
         if "offsiteUsedBytes" in params:
             used = int(params["offsiteUsedBytes"])
         else:
@@ -230,7 +254,10 @@ ACTIONS: dict[str, ActionFunction] = {
 
 def act(ctx: RunContext, action: str, params: dict[str, Any]) -> str:
     """Carry out one timeline action; returns a line for the progress log."""
-    return ACTIONS[action](ctx, params)
+    try:
+        return ACTIONS[action](ctx, params)
+    except AdminError as error:
+        raise ActionError(f"{action} {params}: {error}") from error
 
 
 def as_timedelta(value: str) -> timedelta:

@@ -78,6 +78,8 @@ class Evidence:
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     additions: list[dict[str, Any]] = field(default_factory=list)
     mail: list[dict[str, Any]] = field(default_factory=list)
+    truth: dict[str, Any] = field(default_factory=dict)
+    faults: list[dict[str, Any]] = field(default_factory=list)
     setup: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -92,6 +94,8 @@ class Evidence:
             for addition in _all(api, f"finance/agreements/{agreement['id']}/additions")
         ]
         self.mail = admin.mail.messages()
+        self.truth = admin.fleet.truth()
+        self.faults = admin.call("GET", "faults")
         self.setup = {
             "logins": _all(api, "system/integratorlogins"),
             "integrations": _all(api, "company/managedDevicesIntegrations"),
@@ -207,12 +211,16 @@ def evaluate(scenario: Scenario, evidence: Evidence) -> list[Outcome]:
         "tickets": lambda params: _compare("tickets", expected.tickets, len(evidence.tickets)),
         "notes": lambda params: _compare("notes", expected.notes, _appended_notes(evidence)),
         "emails": lambda params: _compare("emails", expected.emails, len(evidence.mail)),
-        "no_screenshot_tickets": lambda params: _compare("no_screenshot_tickets", 0, _screenshot_tickets(evidence)),
+        "no_screenshot_tickets": lambda params: _no_screenshot_tickets(evidence),
         "no_duplicates": lambda params: _no_duplicates(evidence),
         "none_lost": lambda params: _none_lost(expected, evidence),
         "additions": lambda params: _additions(scenario, evidence),
         "doctor": lambda params: _doctor(scenario, evidence),
         "onboarding": lambda params: _onboarding(evidence),
+        "incident_tickets": lambda params: _incident_tickets(scenario, evidence, params),
+        "silent_devices_quiet": lambda params: _silent_devices_quiet(evidence),
+        "reopened_after_close": lambda params: _reopened_after_close(expected, evidence),
+        "faults_fired": lambda params: _faults_fired(evidence),
     }
     return [checks[check.name](check.params) for check in scenario.checks]
 
@@ -226,9 +234,16 @@ def _appended_notes(evidence: Evidence) -> int:
     return sum(max(len(notes) - 1, 0) for notes in evidence.notes.values())
 
 
-def _screenshot_tickets(evidence: Evidence) -> int:
+def _no_screenshot_tickets(evidence: Evidence) -> Outcome:
+    """Screenshot alerts happened, and none made a ticket (the setup guide)."""
     screenshot_keys = {e["alertKey"] for e in _alert_events(evidence) if e["category"] == "screenshot"}
-    return sum(1 for ticket in evidence.tickets if alert_key_of(ticket) in screenshot_keys)
+    ticketed = sum(1 for ticket in evidence.tickets if alert_key_of(ticket) in screenshot_keys)
+    detail = (
+        f"{len(screenshot_keys)} screenshot alerts"
+        if screenshot_keys
+        else "no screenshot alert happened: nothing was tested"
+    )
+    return Outcome("no_screenshot_tickets", 0, ticketed, bool(screenshot_keys) and ticketed == 0, detail)
 
 
 def _no_duplicates(evidence: Evidence) -> Outcome:
@@ -372,3 +387,62 @@ def _onboarding(evidence: Evidence) -> Outcome:
     return Outcome(
         "onboarding", "exact names matched, others reported", dict(by_state), not bad, str(bad) if bad else ""
     )
+
+
+def _incident_tickets(scenario: Scenario, evidence: Evidence, params: dict[str, Any]) -> Outcome:
+    """Scored against the truth: every alert an incident of `kind` raised on an onboarded device,
+    routed to tickets, has its one ticket (found by the alert's key)."""
+    kind = params.get("kind", "site_power_loss")
+    category = {event["alertKey"]: event["category"] for event in _alert_events(evidence)}
+    routes = {"device": scenario.integration["device_route"], "agent": scenario.integration["agent_route"]}
+    mapped = mapped_serials(evidence)
+    wanted = {
+        alert["alertKey"]
+        for alert in evidence.truth.get("alerts", [])
+        if alert.get("incidentKind") == kind or _root_kind(evidence, alert) == kind
+        if alert["serialNumber"] in mapped
+        and routes.get(category.get(alert["alertKey"], "screenshot")) in ("ticket", "both")
+    }
+    tickets = Counter(alert_key_of(ticket) for ticket in evidence.tickets)
+    missing = sorted(key for key in wanted if tickets[key] == 0)
+    doubled = sorted(key for key in wanted if tickets[key] > 1)
+    detail = f"no ticket for {missing[:5]}; more than one for {doubled[:5]}" if missing or doubled else ""
+    got = len(wanted) - len(missing)
+    return Outcome("incident_tickets", len(wanted), got, bool(wanted) and not missing and not doubled, detail)
+
+
+def _root_kind(evidence: Evidence, alert: dict[str, Any]) -> str | None:
+    roots = {incident["incidentId"]: incident["kind"] for incident in evidence.truth.get("incidents", [])}
+    return roots.get(alert.get("rootIncidentId"))
+
+
+def _silent_devices_quiet(evidence: Evidence) -> Outcome:
+    """A device with no alert email set raised nothing after it went silent, so nothing reached ConnectWise."""
+    silent = set(evidence.context.silent_devices if evidence.context else [])
+    spoke = sorted(
+        {e["serialNumber"] for e in _alert_events(evidence) if e["serialNumber"] in silent and e["event"] == "raise"}
+    )
+    ticketed = sorted(
+        {key.split(":")[0] for key in map(alert_key_of, evidence.tickets) if key and key.split(":")[0] in silent}
+    )
+    got = {"devices raising": len(spoke), "devices with tickets": len(ticketed)}
+    want = {"devices raising": 0, "devices with tickets": 0}
+    return Outcome(
+        "silent_devices_quiet", want, got, bool(silent) and got == want, str(spoke + ticketed) if spoke else ""
+    )
+
+
+def _reopened_after_close(expected: Expected, evidence: Evidence) -> Outcome:
+    """Alerts whose ticket a technician closed and that came back got a second ticket."""
+    want = sum(1 for count in expected.by_key.values() if count > 1)
+    per_key = Counter(alert_key_of(ticket) for ticket in evidence.tickets)
+    got = sum(1 for count in per_key.values() if count > 1)
+    return Outcome("reopened_after_close", want, got, want > 0 and want == got)
+
+
+def _faults_fired(evidence: Evidence) -> Outcome:
+    """Every fault rule the timeline added really hit the integration (else the run proved nothing)."""
+    idle = [f"{rule['id']} {rule['effect']['kind']}" for rule in evidence.faults if not rule.get("fired")]
+    fired = len(evidence.faults) - len(idle)
+    detail = f"never fired: {idle}" if idle else ""
+    return Outcome("faults_fired", len(evidence.faults), fired, bool(evidence.faults) and not idle, detail)

@@ -27,7 +27,8 @@ def write_settings(path: Path, server_facts: dict[str, Any], state_dir: Path, sc
     portal = server_facts["portal"]
     settings: dict[str, Any] = {
         "connectwise": {
-            "site": server_facts["url"],
+            # Through the fault proxy, so connection-level faults (resets, empty answers) reach it too.
+            "site": server_facts.get("fault_proxy_url") or server_facts["url"],
             "company_id": server_facts["companyId"],
             "client_id": "cwsim-scenario",
             "integrator_username": login["username"],

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from .actions import ActionError
 from .integration_process import IntegrationFailed
 from .processes import ProcessFailed
 from .runner import RunOptions, RunResult, ScenarioAborted, print_report, run_scenario
@@ -49,7 +50,7 @@ def _run(name: str, options: RunOptions, command: str) -> RunResult | int:
     _stop_on_signals()
     try:
         return run_scenario(scenario, options)
-    except (ScenarioAborted, ProcessFailed, IntegrationFailed) as error:
+    except (ScenarioAborted, ProcessFailed, IntegrationFailed, ActionError) as error:
         print(f"\ncwsim {command}: the run stopped: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -28,6 +28,10 @@ CHECKS = [
     "additions",
     "doctor",
     "onboarding",
+    "incident_tickets",
+    "silent_devices_quiet",
+    "reopened_after_close",
+    "faults_fired",
 ]
 ACTIONS = [
     "incident",  # start a fleet incident (backup_failure, device_offline, site_power_loss, slow_uplink, ...)

@@ -52,6 +52,10 @@ class ConnectWiseConfig:
         return self.site.split("://", 1)[1]
 
 
+class AdminError(AssertionError):
+    """The admin API refused a call; the message holds its answer. (An AssertionError, so a test reads it as one.)"""
+
+
 class _Api:
     def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/") + "/"
@@ -62,7 +66,7 @@ class _Api:
         kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
         response = self.http.request(method, urljoin(self.base_url, path.lstrip("/")), **kwargs)
         if response.status_code >= 400:
-            raise AssertionError(f"{method} /_sim/{path} answered {response.status_code}: {response.text[:500]}")
+            raise AdminError(f"{method} /_sim/{path} answered {response.status_code}: {response.text[:500]}")
         return response.json() if response.content else None
 
 
