@@ -91,11 +91,8 @@ def incident(ctx: RunContext, params: dict[str, Any]) -> str:
     asset_incident = kind in ASSET_INCIDENTS and "volume" not in detail
     serials = ctx.pick(params, agent=asset_incident)
     for serial in serials:
-        if asset_incident:
-            detail_for = {**detail, "volume": _first_agent_volume(ctx, serial)}
-        else:
-            detail_for = detail
-        ctx.admin.fleet.incident(kind, serial, **detail_for)
+        volume = {"volume": _first_agent_volume(ctx, serial)} if asset_incident else {}
+        ctx.admin.fleet.incident(kind, serial, **detail, **volume)
     return f"{kind} on {len(serials)} device(s)"
 
 
