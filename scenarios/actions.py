@@ -86,7 +86,7 @@ def incident(ctx: RunContext, params: dict[str, Any]) -> str:
     kind = params.get("kind")
     if not kind:
         raise ActionError("incident needs a kind (backup_failure, device_offline, site_power_loss, ...)")
-    picking = ("kind", "serial", "serials", "devices", "family", "plan", "alias")
+    picking = ("kind", "serial", "serials", "devices", "family", "plan", "alias", "lists")
     detail = {key: value for key, value in params.items() if key not in picking}
     asset_incident = kind in ASSET_INCIDENTS and "volume" not in detail
     serials = ctx.pick(params, agent=asset_incident)
@@ -117,10 +117,13 @@ def alert_storm(ctx: RunContext, params: dict[str, Any]) -> str:
     return "storm: " + incident(ctx, {"kind": "backup_failure", **params})
 
 
+ALERT_EMAIL_LISTS = ("critical", "warning", "screenshotFailed", "screenshotSuccess", "log", "weekly", "notice")
+
+
 def device_silent(ctx: RunContext, params: dict[str, Any]) -> str:
-    """Empty a device's alert email lists: the guide's trap, it then raises nothing at all."""
+    """Empty a device's alert email lists (all, or `lists: [...]`): the guide's trap, it then raises nothing."""
     serials = ctx.pick(params)
-    lists = ("critical", "warning", "screenshotFailed", "screenshotSuccess", "log", "weekly", "notice")
+    lists = params.get("lists") or ALERT_EMAIL_LISTS
     for serial in serials:
         ctx.admin.fleet.patch(serial, emails={name: [] for name in lists})
         ctx.silent_devices.append(serial)
