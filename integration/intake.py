@@ -97,7 +97,7 @@ def create_intake_app(
 
     @app.get("/status")
     def status_report() -> Response:
-        return _json(board.report())
+        return _json(board.report(fresh=request.args.get("fresh") in ("1", "true")))
 
     @app.get("/health")
     def health() -> Response:

@@ -72,15 +72,16 @@ class StatusBoard:
         with self._lock:
             self._cached = None
 
-    def _stats(self) -> OutboxStats:
+    def _stats(self, fresh: bool = False) -> OutboxStats:
         now = self._clock()
         with self._lock:
-            if self._cached is None or now - self._cached[0] >= CACHE_SECONDS:
+            if fresh or self._cached is None or now - self._cached[0] >= CACHE_SECONDS:
                 self._cached = (now, self.outbox.stats())
             return self._cached[1]
 
-    def report(self) -> dict[str, Any]:
-        stats = self._stats()
+    def report(self, fresh: bool = False) -> dict[str, Any]:
+        """The document; `fresh` reads the outbox now (for one poller waiting on a drain, not for load)."""
+        stats = self._stats(fresh)
         return {
             **self.counters.snapshot(),
             "depth": stats.depth,

@@ -98,7 +98,8 @@ class RunningIntegration:
         return self.facts["intake_url"]
 
     def status(self) -> dict[str, Any]:
-        return self.http.get(self.facts["status_url"], timeout=10).json()
+        """/status read fresh (not the half-second cache meant for pollers under load)."""
+        return self.http.get(self.facts["status_url"], params={"fresh": "1"}, timeout=10).json()
 
     def stop(self) -> int:
         return self.process.stop()
