@@ -66,6 +66,12 @@ class RunResult:
     def passed(self) -> bool:
         return all(outcome.passed for outcome in self.outcomes)
 
+    def report(self) -> str:
+        """The readable report: a row per expectation."""
+        lines: list[str] = []
+        print_report(self, lines.append)
+        return "\n".join(lines)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario.name,
