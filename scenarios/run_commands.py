@@ -59,13 +59,18 @@ def _run(name: str, options: RunOptions, command: str) -> RunResult | int:
 
 
 def _stop_on_signals() -> None:
-    """SIGTERM stops a run like Ctrl-C: every process it started is stopped on the way out."""
+    """SIGINT (Ctrl-C) and SIGTERM stop a run: every process it started is stopped on the way out.
+
+    Set explicitly: a shell starts background commands with SIGINT ignored, and Python then
+    installs no KeyboardInterrupt handler of its own.
+    """
     if threading.current_thread() is threading.main_thread():
 
         def interrupt(signum: int, frame: FrameType | None) -> None:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, interrupt)
+        signal.signal(signal.SIGINT, interrupt)
 
 
 def run_command(args: argparse.Namespace) -> int:

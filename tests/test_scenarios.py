@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,33 @@ def test_cwsim_scenarios_lists_each_with_a_line() -> None:
     assert result.returncode == 0
     names = [line.split()[0] for line in result.stdout.splitlines()]
     assert names == builtin_names()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_everything_the_run_started(tmp_path: Path, sent: signal.Signals) -> None:
+    work = tmp_path / "work"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "cwsim.scenarios.cli", "run", "quickstart", "--quiet", "--workdir", str(work)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    ready = [work / "cwsim.ready.json", work / "integration.ready.json"]
+    deadline = time.monotonic() + 120
+    while not all(path.exists() for path in ready):
+        assert run.poll() is None and time.monotonic() < deadline, "the run never started both processes"
+        time.sleep(0.05)  # polling for the ready files, with a deadline
+    pids = [json.loads(path.read_text())["pid"] for path in ready]
+    run.send_signal(sent)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130 and "interrupted; everything it started is stopped" in stderr
+    assert "Traceback" not in stderr
+    assert not any(_alive(pid) for pid in pids)
