@@ -21,7 +21,7 @@ class ProcessFailed(RuntimeError):
     """A process exited, or did not get ready in time; the message holds the end of its output."""
 
 
-@dataclass
+@dataclass(eq=False)
 class ManagedProcess:
     """A child process started with `--ready-file`, and the facts it wrote there."""
 
@@ -32,6 +32,7 @@ class ManagedProcess:
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGINT, then SIGKILL if it has not exited by `timeout`; returns the exit code."""
+        _running.discard(self)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
@@ -43,6 +44,16 @@ class ManagedProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+_running: set[ManagedProcess] = set()
+
+
+def stop_all() -> None:
+    """Stop every process `start` started and nobody stopped: the last word of an interrupted run,
+    for a signal that lands between a start and the code that would have stopped it."""
+    for managed in list(_running):
+        managed.stop()
 
 
 def cwsim_command(*arguments: str) -> list[str]:
@@ -72,15 +83,26 @@ def start(
     )
     log.close()
     managed = ManagedProcess(name, process, {}, log_path)
+    _running.add(managed)
+    try:
+        _wait_until_ready(managed, ready_file, timeout)
+    except BaseException:
+        # Ctrl-C while waiting must not orphan the child: the caller never got it to stop.
+        managed.stop()
+        raise
+    return managed
+
+
+def _wait_until_ready(managed: ManagedProcess, ready_file: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ready_file.exists():
             managed.facts = json.loads(ready_file.read_text())
-            return managed
-        if process.poll() is not None:
+            return
+        if managed.process.poll() is not None:
             raise ProcessFailed(
-                f"{name} exited with {process.returncode} before it was ready:\n{managed.log()[-3000:]}"
+                f"{managed.name} exited with {managed.process.returncode} before it was ready:\n"
+                f"{managed.log()[-3000:]}"
             )
         time.sleep(POLL_SECONDS)
-    managed.stop()
-    raise ProcessFailed(f"{name} was not ready within {timeout} s:\n{managed.log()[-3000:]}")
+    raise ProcessFailed(f"{managed.name} was not ready within {timeout} s:\n{managed.log()[-3000:]}")

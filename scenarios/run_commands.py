@@ -11,7 +11,7 @@ from types import FrameType
 
 from .actions import ActionError
 from .integration_process import IntegrationFailed
-from .processes import ProcessFailed
+from .processes import ProcessFailed, stop_all
 from .runner import RunOptions, RunResult, ScenarioAborted, print_report, run_scenario
 from .scenario import ScenarioError, builtin_names, load_scenario
 
@@ -54,6 +54,7 @@ def _run(name: str, options: RunOptions, command: str) -> RunResult | int:
         print(f"\ncwsim {command}: the run stopped: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        stop_all()
         print(f"\ncwsim {command}: interrupted; everything it started is stopped", file=sys.stderr)
         return 130
 
