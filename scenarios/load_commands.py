@@ -93,6 +93,12 @@ def _add_reports(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--html", metavar="FILE", type=Path, help="locust's HTML report")
     group.add_argument("--summary", metavar="FILE", type=Path, help="the summary as JSON")
     group.add_argument("--workdir", type=Path, help="logs, settings and state (default: a new temporary folder)")
+    parser.add_argument(
+        "--locust-workers",
+        default="0",
+        help="run locust as a master and this many worker processes on this machine (default %(default)s: one "
+        "process; a core each is the most that helps)",
+    )
 
 
 def _add_fleet(parser: argparse.ArgumentParser) -> None:
@@ -183,11 +189,11 @@ def _fleet(args: argparse.Namespace) -> LoadFleet:
 
 
 def _reports(args: argparse.Namespace, name: str) -> tuple[Path, Path, Path, Path]:
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix=f"cwsim-load-{name}-"))
     for option in ("csv", "html", "summary"):
         path = getattr(args, option)
         if path is not None and Path(path).is_dir():
             raise UsageError(f"--{option} {path} is a folder; give a file name (a prefix for --csv)")
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix=f"cwsim-load-{name}-"))
     csv = args.csv or workdir / name
     html = args.html or workdir / f"{name}.html"
     summary = args.summary or workdir / f"{name}-summary.json"
@@ -234,6 +240,7 @@ def alerts_command(args: argparse.Namespace) -> int:
             user_rate = rate / users
             shape = {}
             what = f"{users} appliances offering {rate:g} alerts/s"
+        locust_workers = _whole("locust-workers", args.locust_workers, 0, 64)
         workdir, csv, html, summary_path = _reports(args, "alerts")
     except UsageError as error:
         return _fail(str(error))
@@ -261,6 +268,7 @@ def alerts_command(args: argparse.Namespace) -> int:
                 },
                 csv_prefix=csv,
                 html=html,
+                workers=locust_workers,
             )
             _say(f"running locust headless: {what} for up to {seconds:.0f} s")
             result = run_locust(run)
@@ -297,6 +305,7 @@ def connectwise_command(args: argparse.Namespace) -> int:
         unknown = sorted(set(tasks) - set(TASKS))
         if unknown:
             raise UsageError(f"--tasks: no such call {', '.join(unknown)}; choose from {', '.join(TASKS)}")
+        locust_workers = _whole("locust-workers", args.locust_workers, 0, 64)
         workdir, csv, html, summary_path = _reports(args, "connectwise")
     except UsageError as error:
         return _fail(str(error))
@@ -324,6 +333,7 @@ def connectwise_command(args: argparse.Namespace) -> int:
                 csv_prefix=csv,
                 html=html,
                 tags=tasks,
+                workers=locust_workers,
             )
             _say(f"running locust headless: {users} users for {seconds:.0f} s")
             result = run_locust(run)

@@ -6,6 +6,7 @@ locust is never imported here (it patches the standard library through gevent wh
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +24,8 @@ from .load_payloads import LoadFleet, read_payloads, ticketing, write_payloads
 from .processes import ManagedProcess, ProcessFailed, cwsim_command, start
 
 LOCUSTFILES = ("alerts", "connectwise")
+LOOPBACK = "127.0.0.1"
+WORKERS_WAIT_SECONDS = 30.0  # how long a master waits for its workers to connect, and they for its quit
 STARTUP_SECONDS = 60.0  # locust's own start and stop, on top of the run time
 DRAIN_POLL_SECONDS = 0.1
 HTTP_TIMEOUT = 10.0
@@ -132,7 +135,8 @@ class LocustRun:
     csv_prefix: Path | None = None
     html: Path | None = None
     tags: list[str] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)  # further locust arguments (e.g. --master)
+    workers: int = 0  # above 0: a master and this many worker processes (locust's distributed mode, on loopback)
+    master_port: int = 0  # the master's port for its workers (0: a free one, found when the run starts)
 
     @property
     def summary_file(self) -> Path:
@@ -142,7 +146,11 @@ class LocustRun:
     def log_file(self) -> Path:
         return self.workdir / f"locust-{self.locustfile}.log"
 
+    def worker_log_file(self, index: int) -> Path:
+        return self.workdir / f"locust-{self.locustfile}-worker-{index}.log"
+
     def command(self) -> list[str]:
+        """The locust command: the only process, or with `workers` the master (which runs no users itself)."""
         command = [
             sys.executable, "-m", "locust", "-f", str(locustfile(self.locustfile)),
             "--headless", "--only-summary", "--host", self.host,
@@ -158,7 +166,19 @@ class LocustRun:
         for name, value in self.options.items():
             if value is not None and value != "":
                 command += [f"--{name.replace('_', '-')}", str(value)]
-        return command + self.extra
+        if self.workers:
+            command += [
+                "--master", "--master-bind-host", LOOPBACK, "--master-bind-port", str(self.master_port),
+                "--expect-workers", str(self.workers), "--expect-workers-max-wait", f"{WORKERS_WAIT_SECONDS:g}",
+            ]  # fmt: skip
+        return command
+
+    def worker_command(self) -> list[str]:
+        """A worker: it runs the users and takes every option of the locustfile from the master."""
+        return [
+            sys.executable, "-m", "locust", "-f", str(locustfile(self.locustfile)),
+            "--worker", "--master-host", LOOPBACK, "--master-port", str(self.master_port),
+        ]  # fmt: skip
 
 
 @dataclass
@@ -176,19 +196,39 @@ def run_locust(run: LocustRun, timeout: float | None = None) -> LocustResult:
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     limit = timeout if timeout is not None else run.seconds + STARTUP_SECONDS
-    with run.log_file.open("wb") as log:
+    if run.workers and not run.master_port:
+        run.master_port = free_port()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
         # cwd: the workdir, so a locust.conf lying in the caller's folder changes nothing.
-        process = subprocess.Popen(run.command(), stdout=log, stderr=subprocess.STDOUT, cwd=run.workdir)
+        processes.append(_spawn(run.command(), run.log_file, run.workdir))
+        for index in range(run.workers):
+            processes.append(_spawn(run.worker_command(), run.worker_log_file(index), run.workdir))
         try:
-            code = process.wait(timeout=limit)
+            code = processes[0].wait(timeout=limit)
+            for worker in processes[1:]:
+                worker.wait(timeout=WORKERS_WAIT_SECONDS)  # the master's quit message ends them
         except subprocess.TimeoutExpired:
-            code = -9
-        finally:  # a timeout, or Ctrl-C here: locust goes too
+            code = processes[0].returncode if processes[0].returncode is not None else -9
+    finally:  # a timeout, or Ctrl-C here: locust goes too
+        for process in processes:
             if process.poll() is None:
                 process.kill()
                 process.wait(10)
     summary = orjson.loads(run.summary_file.read_bytes()) if run.summary_file.exists() else None
     return LocustResult(code, summary, run.log_file.read_text(errors="replace"))
+
+
+def _spawn(command: list[str], log_file: Path, workdir: Path) -> subprocess.Popen[bytes]:
+    with log_file.open("wb") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+
+
+def free_port() -> int:
+    """A port free on loopback now (the master binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
 
 
 # -- after the load ---------------------------------------------------------------------------------------

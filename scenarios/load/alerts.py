@@ -208,6 +208,13 @@ class CounterPoller(User):
                 time.sleep(0.5)  # the intake is not answering yet: try again, ten times at most
         return time.time()
 
+    def on_stop(self) -> None:
+        """What finished by the time the load stopped is measured too."""
+        try:
+            self._take_finished()
+        except (requests.RequestException, ValueError, KeyError) as error:
+            log.warning("the last poll failed: %s", error)
+
     @task
     def poll(self) -> None:
         try:
