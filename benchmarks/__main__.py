@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from . import bench_alerts, bench_api, bench_fleet
+from . import bench_alerts, bench_api, bench_fleet, bench_load
 
 BENCHMARKS = {
     "api": bench_api.main,
     "fleet": bench_fleet.main,
     "intake": bench_alerts.intake_main,
     "delivery": bench_alerts.delivery_main,
+    "load": bench_load.main,
 }
 
 

@@ -1,4 +1,5 @@
-"""The alert intake: `POST /alerts` (acknowledged once durably queued), `GET /status`, `GET /health`.
+"""The alert intake: `POST /alerts` (acknowledged once durably queued), `GET /status`, `GET /health`;
+`GET /status/finished` lists finished deliveries with their lag, for a load test's poller.
 
     app = create_intake_app(outbox, IntakeSettings(), status=board, on_queued=doorbell.ring)
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,13 +23,16 @@ from werkzeug.exceptions import HTTPException
 
 from .alerts import alert_event
 from .intake_schema import check_batch
-from .outbox import Outbox
+from .outbox import FINISHED_PAGE, Outbox
 from .settings import IntakeSettings
 from .status import IntakeCounters, StatusBoard
 
 __all__ = ["create_intake_app"]
 
 log = logging.getLogger("cwsim.integration.intake")
+
+MAX_FINISHED_PAGE = 10_000
+FINISHED_COLUMNS = ("id", "finished_at", "lag_seconds", "state", "ticket")
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -98,6 +103,19 @@ def create_intake_app(
     @app.get("/status")
     def status_report() -> Response:
         return _json(board.report(fresh=request.args.get("fresh") in ("1", "true")))
+
+    @app.get("/status/finished")
+    def finished() -> Response:
+        """Deliveries finished after `after` (unix seconds), oldest first: each one's lag, for a load test's poller."""
+        try:
+            after = float(request.args.get("after", "0"))
+            limit = int(request.args.get("limit", str(FINISHED_PAGE)))
+        except ValueError:
+            return _error(400, "BadRequest", "after is unix seconds (a number) and limit a whole number")
+        if not 1 <= limit <= MAX_FINISHED_PAGE or after != after:
+            return _error(400, "BadRequest", f"limit is from 1 to {MAX_FINISHED_PAGE}, and after a number")
+        rows = [delivery.as_row() for delivery in outbox.finished_since(after, limit)]
+        return _json({"columns": list(FINISHED_COLUMNS), "rows": rows, "now": time.time()})
 
     @app.get("/health")
     def health() -> Response:

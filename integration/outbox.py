@@ -45,6 +45,7 @@ __all__ = [
     "AlertEvent",
     "ClaimLost",
     "Delivery",
+    "FinishedDelivery",
     "Outbox",
     "OutboxStats",
 ]
@@ -68,6 +69,7 @@ MAIL_OUTCOMES = ("sent", "held_back", "failed", "unwanted")  # unwanted: this ev
 DEFAULT_LEASE_SECONDS = 900.0
 BUSY_TIMEOUT_MS = 30_000
 LAG_SAMPLES = 1000
+FINISHED_PAGE = 5000
 
 _ACTIVE = ", ".join(f"'{state}'" for state in ACTIVE_STATES)
 SCHEMA = f"""
@@ -246,6 +248,20 @@ class OutboxStats:
     @property
     def failed(self) -> int:
         return self.states[FAILED]
+
+
+@dataclass(frozen=True)
+class FinishedDelivery:
+    """One finished delivery as `/status/finished` reports it: when, how long after its intake, and how."""
+
+    id: int
+    finished_at: float  # unix seconds
+    lag: float  # seconds from intake to finished
+    state: str  # done, failed or skipped
+    ticket: bool  # it made, or added to, a ticket
+
+    def as_row(self) -> list[Any]:
+        return [self.id, self.finished_at, round(self.lag, 6), self.state, self.ticket]
 
 
 class ClaimLost(RuntimeError):
@@ -605,6 +621,16 @@ class Outbox:
             (DONE, limit),
         )
         return [row[0] for row in rows]
+
+    def finished_since(self, after: float, limit: int = FINISHED_PAGE) -> list[FinishedDelivery]:
+        """Deliveries finished after a moment (unix seconds), oldest first, at most `limit`: for a poller
+        that turns each into a measurement. Reads the finished-at index, never the payloads."""
+        rows = self._connection().execute(
+            "SELECT id, finished_at, finished_at - enqueued_at, state, ticket_id IS NOT NULL FROM deliveries"
+            " WHERE finished_at > ? ORDER BY finished_at, id LIMIT ?",
+            (after, limit),
+        )
+        return [FinishedDelivery(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows]
 
     def purge(self, finished_before: float) -> int:
         """Forget finished deliveries older than a moment (unix seconds); a re-delivery after that is new again."""

@@ -1,4 +1,4 @@
-"""The `cwsim` command: serve the fakes, generate and run fleets offline (and, as later parts land, scenarios)."""
+"""The `cwsim` command: serve the fakes, generate and run fleets offline, run scenarios and load tests."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from ..simulator.server import (
 )
 from ..simulator.state_problems import StateProblems
 from ..simulator.world import WorldOptions, company_names
-from . import run_commands
+from . import load_commands, run_commands
 
 LOOPBACK = "127.0.0.1"
 
@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fleet_commands(commands)
     _add_integration_command(commands)
     run_commands.add_commands(commands)
+    load_commands.add_commands(commands)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The admin API under /_sim: health, reset, the journal, mail, faults, the clock, the OpenAPI document,
+"""The admin API under /_sim: health, stats, reset, the journal, mail, faults, the clock, the OpenAPI document,
 the fleet (datto/control.py)."""
 
 from __future__ import annotations
@@ -93,6 +93,11 @@ def admin_blueprint(world: World) -> Blueprint:
     def health() -> Response:
         settings = world.backend.settings
         return json_response({"status": "ok", "companyId": settings.company_id, "seed": world.options.seed})
+
+    @blueprint.get("/stats")
+    def stats() -> Response:
+        """Requests served, tickets created, notes added and mail caught: in total and per second."""
+        return json_response(world.stats.as_json())
 
     @blueprint.post("/reset")
     def reset() -> Response:

@@ -66,6 +66,7 @@ class Mailbox:
         self._mail: deque[CaughtMail] = deque(maxlen=limit)
         self._lock = threading.Lock()
         self._seq = 0
+        self.listeners: list[Callable[[CaughtMail], None]] = []  # told of each message caught (stats)
 
     def deliver(self, mail_from: str, recipients: list[str], raw: bytes) -> CaughtMail:
         message = message_from_bytes(raw, policy=policy.default)
@@ -83,6 +84,8 @@ class Mailbox:
                 {name: str(value) for name, value in message.items()},
             )
             self._mail.append(mail)
+        for listener in self.listeners:
+            listener(mail)
         return mail
 
     def messages(self, where: MailFilter | None = None) -> list[CaughtMail]:

@@ -163,6 +163,7 @@ def _add_journal(app: Flask, world: World) -> None:
     def journal(response: Response) -> Response:
         if is_admin_path(request.path):  # the control plane and the dashboard: not what a client asked
             return response
+        world.stats.requests.add()
         started = getattr(g, "cwsim_started", time.perf_counter())
         try:
             raw = request.get_data(cache=True)

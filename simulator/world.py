@@ -21,6 +21,7 @@ from .faults import FaultBook, FaultSpec
 from .journal import Journal
 from .mail import Mailbox, MailState
 from .state import ConnectWiseState, WorldState
+from .stats import SimStats
 from .timekeeping import TimeKeeper
 from .views import ClockView, FaultsView, FleetView, JournalView
 
@@ -54,14 +55,16 @@ class World:
         self.faults = FaultBook(simulated=lambda: self.clock.now(), default_seed=self.options.seed)
         self.faults.set_initial(self.options.faults)
         self.faults.domain = StoreDomain(lambda: self.backend)
+        self.stats = SimStats()
         # Store listeners (fault triggers, stats) belong to the world, not to one tenant's store.
-        self.store_listeners = [self.faults.on_store_event]
+        self.store_listeners = [self.faults.on_store_event, self.stats.on_store_event]
         if self.options.tenant is not None:
             self.backend = load_tenant_file(self.options.tenant, self.clock)
         else:
             self.backend = default_tenant(self.options.seed, self.options.companies, self.clock)
         self.journal = Journal(self.options.journal_size)
         self.mailbox = Mailbox(self.clock)
+        self.mailbox.listeners.append(lambda mail: self.stats.mail_caught.add())
         self.errors: list[str] = []  # tracebacks of unexpected server errors, for tests to surface
         self._lock = threading.RLock()
         self._tenant = self._startup = (self.backend, self.backend.store.snapshot())
@@ -120,6 +123,7 @@ class World:
             self.backend = backend
             self.journal.clear()
             self.mailbox.clear()
+            self.stats.reset()
             self.faults.reset()
             with self.time.moving:
                 self.clock.restore(self._initial_clock)

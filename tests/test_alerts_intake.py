@@ -88,6 +88,21 @@ def test_a_batch_with_usage_and_a_re_delivery(client: FlaskClient, outbox: Outbo
     assert set(status["lag_seconds"]) == {"p50", "p90", "p95", "p99", "max"}
 
 
+def test_status_finished_lists_finished_deliveries_after_a_moment(client: FlaskClient, outbox: Outbox) -> None:
+    client.post("/alerts", json=[event(1), event(2)])
+    (first,) = outbox.claim("w1")  # one alert: its second event waits for the first
+    outbox.mark_skipped(first.id, "w1", "nowhere")
+    body = client.get("/status/finished", query_string={"after": 0}).json
+    assert body["columns"] == ["id", "finished_at", "lag_seconds", "state", "ticket"]
+    ((delivery_id, finished_at, lag, state, ticket),) = body["rows"]
+    assert (delivery_id, state, ticket) == (first.id, "skipped", False) and lag >= 0
+    assert body["now"] >= finished_at
+    assert client.get("/status/finished", query_string={"after": finished_at}).json["rows"] == []
+    for bad in ({"after": "yesterday"}, {"limit": 0}, {"limit": "x"}, {"after": "nan"}):
+        refused = client.get("/status/finished", query_string=bad)
+        assert refused.status_code == 400 and refused.json["code"] == "BadRequest"
+
+
 def test_a_bad_field_anywhere_in_a_batch_is_named_and_nothing_is_stored(client: FlaskClient, outbox: Outbox) -> None:
     batch = [
         event(1),

@@ -247,6 +247,37 @@ def test_purge_forgets_old_finished_rows(outbox: Outbox, clock: Clock) -> None:
     assert outbox.stats().depth == 2
 
 
+def test_finished_since_lists_each_finished_delivery_once_with_its_lag(outbox: Outbox, clock: Clock) -> None:
+    outbox.enqueue_many([raised("a"), raised("b"), raised("c"), raised("d")])
+    a, b, c, d = outbox.claim("w1", limit=4)
+    start = clock.now
+    clock.now += 0.25
+    outbox.mark_create_sent(a.id, "w1")
+    outbox.mark_created(a.id, "w1", ticket_id=5)
+    outbox.mark_done(a.id, "w1")
+    clock.now += 0.25
+    outbox.mark_skipped(b.id, "w1", "nowhere")
+    outbox.mark_failed(c.id, "w1", "400")
+    rows = [delivery.as_row() for delivery in outbox.finished_since(start)]
+    assert rows == [
+        [a.id, start + 0.25, 0.25, "done", True],
+        [b.id, start + 0.5, 0.5, "skipped", False],
+        [c.id, start + 0.5, 0.5, "failed", False],
+    ]
+    assert [delivery.id for delivery in outbox.finished_since(start + 0.25)] == [b.id, c.id]
+    assert [delivery.id for delivery in outbox.finished_since(start, limit=1)] == [a.id]
+    assert d.id not in [delivery.id for delivery in outbox.finished_since(0)]  # still active
+
+
+def test_finished_since_reads_the_finished_at_index(outbox: Outbox) -> None:
+    plan = outbox._connection().execute(
+        "EXPLAIN QUERY PLAN SELECT id, finished_at, finished_at - enqueued_at, state, ticket_id IS NOT NULL"
+        " FROM deliveries WHERE finished_at > ? ORDER BY finished_at, id LIMIT ?",
+        (0, 10),
+    )
+    assert any("deliveries_finished" in row[3] for row in plan)
+
+
 # --------------------------------------------------------------------------- durability
 
 CHILD = """

@@ -1,0 +1,185 @@
+"""Alert throughput under locust, end to end, and the fake's ticket creation against a bare Flask app under locust.
+
+- the knee: the alerts locustfile steps the offered rate (10 s a step) until the integration stops keeping up;
+- sustained: 60 s at the highest rate that kept up, on fresh processes; every alert accounted for after the drain
+  (none lost, no ticket missing or extra), the alert→ticket lag from one measurement per alert;
+- the fake alone: the connectwise locustfile's ticket-create task (the same FastHttpUser, as fast as answered)
+  against `cwsim serve` and against `benchmarks/bare_flask.py`, alternating, best of each.
+
+Targets (load issue): >= 200 alerts/s end to end (aim for 300) with p95 lag <= 1 s; ticket creation >= 0.5 of the
+bare Flask rate under locust. Everything shares the machine's cores: the fake, the integration and locust.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cwsim.scenarios.load.knee import parse_steps
+from cwsim.scenarios.load.summary import alerts_summary_lines, describe_knee
+from cwsim.scenarios.load_payloads import LoadFleet
+from cwsim.scenarios.load_runner import (
+    AlertStack,
+    Counters,
+    LocustRun,
+    account,
+    drain,
+    run_locust,
+    start_alert_stack,
+    start_fake,
+)
+from cwsim.scenarios.processes import start
+
+from .bench_alerts import machine
+
+KNEE_STEPS = "150,200,225,250,275,300,325,350,400,450,500"
+STEP_SECONDS = 10.0
+USER_RATE = 10.0  # alerts/s per appliance user
+SUSTAINED_SECONDS = 60.0
+WORKERS = 8  # the integration's delivery threads
+CREATE_USERS = 8
+CREATE_SECONDS = 10.0
+ROUNDS = 2  # alternating fake / bare rounds, so a passing load on the machine hits both alike
+TARGETS = {"alerts/s": 200.0, "p95 lag": 1.0, "creation ratio": 0.5}
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def alerts_run(stack: AlertStack, workdir: Path, users: int, seconds: float, **options: Any) -> LocustRun:
+    return LocustRun(
+        "alerts",
+        stack.intake,
+        users=users,
+        spawn_rate=users + 1,
+        seconds=seconds,
+        workdir=workdir,
+        options={"payloads": stack.payloads, "sim_url": stack.fake_url, "fail_ratio": 0.01, **options},
+        csv_prefix=workdir / "alerts",
+    )
+
+
+def find_knee(workdir: Path) -> dict[str, Any]:
+    stack = start_alert_stack(workdir, LoadFleet(), WORKERS)
+    try:
+        steps = parse_steps(KNEE_STEPS)
+        users = int(-(-steps[-1] // USER_RATE))
+        run = alerts_run(
+            stack, workdir, users, STEP_SECONDS * len(steps) + 5, user_rate=USER_RATE, rate_steps=KNEE_STEPS
+        )
+        run.options["step_seconds"] = STEP_SECONDS
+        result = run_locust(run)
+        if result.summary is None:
+            raise SystemExit(f"the knee run failed (exit {result.exit_code}):\n{result.log[-3000:]}")
+        return result.summary
+    finally:
+        stack.stop()
+
+
+def sustain(workdir: Path, rate: float) -> dict[str, Any]:
+    stack = start_alert_stack(workdir, LoadFleet(), WORKERS)
+    try:
+        users = max(1, round(rate / USER_RATE))
+        before = Counters.read(stack)
+        run = alerts_run(stack, workdir, users, SUSTAINED_SECONDS, user_rate=rate / users, p95_lag=TARGETS["p95 lag"])
+        result = run_locust(run)
+        if result.summary is None:
+            raise SystemExit(f"the sustained run failed (exit {result.exit_code}):\n{result.log[-3000:]}")
+        drained, waited = drain(stack, 120)
+        result.summary["after_drain"] = account(result.summary, before, Counters.read(stack), drained, waited)
+        return result.summary
+    finally:
+        stack.stop()
+
+
+def create_rate(workdir: Path, host: str, facts: dict[str, Any]) -> float:
+    run = LocustRun(
+        "connectwise",
+        host,
+        users=CREATE_USERS,
+        spawn_rate=CREATE_USERS,
+        seconds=CREATE_SECONDS,
+        workdir=workdir,
+        options={
+            "cw_company": facts.get("companyId", "cwsim"),
+            "cw_public_key": facts.get("publicKey", "cwsim-public"),
+            "cw_private_key": facts.get("privateKey", "cwsim-private"),
+            "user_rate": 0,
+        },
+        tags=["create"],
+    )
+    result = run_locust(run)
+    if result.summary is None or result.summary["total"]["failures"]:
+        raise SystemExit(f"the ticket-create run against {host} failed:\n{result.log[-3000:]}")
+    return float(result.summary["total"]["per_second"])
+
+
+def compare_creation(workdir: Path) -> tuple[float, float]:
+    fake = start_fake(workdir / "fake")
+    bare = start("bare-flask", [sys.executable, "-m", "benchmarks.bare_flask", "--port", "0"], workdir / "bare")
+    try:
+        ours = theirs = 0.0
+        for round_number in range(ROUNDS):
+            ours = max(ours, create_rate(workdir / f"fake-{round_number}", fake.facts["url"], fake.facts))
+            theirs = max(theirs, create_rate(workdir / f"bare-{round_number}", bare.facts["url"], {}))
+        return ours, theirs
+    finally:
+        fake.stop()
+        bare.stop()
+
+
+def verdict(met: bool) -> str:
+    return "ok" if met else "BELOW TARGET"
+
+
+def main() -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="cwsim-bench-load-"))
+    print(f"Load benchmark (locust headless, one process, FastHttpUser) on {machine()}")
+    print(f"  load average before: {load_average()}; files in {workdir}")
+
+    knee_summary = find_knee(workdir / "knee")
+    knee = knee_summary["knee"]
+    print(f"  knee ({STEP_SECONDS:g} s steps of {KNEE_STEPS} alerts/s): {describe_knee(knee)}")
+    for step in knee_summary["steps"]:
+        print(
+            f"    offered {step['offered']:6.0f}  accepted {step['accepted_per_second']:6.1f}"
+            f"  delivered {step['delivered_per_second']:6.1f}  backlog {step['backlog_slope']:+7.1f}/s"
+            f"  {'keeps up' if step['keeping_up'] else 'does not keep up'}"
+        )
+
+    rate = knee["sustained"] or parse_steps(KNEE_STEPS)[0]
+    summary = sustain(workdir / "sustained", rate)
+    drain_figures = summary["after_drain"]
+    delivered = summary["achieved_per_second"]["delivered"] or 0.0
+    p95 = summary["lag_seconds"]["p95"]
+    lost = drain_figures["lost"] + (drain_figures["missing_tickets"] or 0) + (drain_figures["extra_tickets"] or 0)
+    print(f"  sustained, {SUSTAINED_SECONDS:g} s at {rate:g} alerts/s offered:")
+    for line in alerts_summary_lines(summary):
+        print("  " + line)
+    alerts_met = delivered >= TARGETS["alerts/s"] and lost == 0 and drain_figures["missing_tickets"] is not None
+    lag_met = p95 is not None and p95 <= TARGETS["p95 lag"]
+    print(
+        f"  => sustained {delivered:.0f} alerts/s delivered with {lost} lost (target >= {TARGETS['alerts/s']:.0f},"
+        f" none lost) {verdict(alerts_met)}; p95 lag {p95 if p95 is None else f'{p95:.3f} s'}"
+        f" (target <= {TARGETS['p95 lag']:g} s) {verdict(lag_met)}"
+    )
+
+    ours, theirs = compare_creation(workdir / "create")
+    ratio = ours / theirs if theirs else 0.0
+    ratio_met = ratio >= TARGETS["creation ratio"]
+    print(
+        f"  ticket creation under locust ({CREATE_USERS} FastHttpUsers, no wait, {CREATE_SECONDS:g} s, best of"
+        f" {ROUNDS}): cwsim {ours:.0f}/s, bare Flask {theirs:.0f}/s, ratio {ratio:.2f}"
+        f" (target >= {TARGETS['creation ratio']}) {verdict(ratio_met)}"
+    )
+    print(f"  load average after: {load_average()}")
+    return 0 if alerts_met and lag_met and ratio_met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
