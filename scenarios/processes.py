@@ -101,8 +101,7 @@ def _wait_until_ready(managed: ManagedProcess, ready_file: Path, timeout: float)
             return
         if managed.process.poll() is not None:
             raise ProcessFailed(
-                f"{managed.name} exited with {managed.process.returncode} before it was ready:\n"
-                f"{managed.log()[-3000:]}"
+                f"{managed.name} exited with {managed.process.returncode} before it was ready:\n{managed.log()[-3000:]}"
             )
         time.sleep(POLL_SECONDS)
     raise ProcessFailed(f"{managed.name} was not ready within {timeout} s:\n{managed.log()[-3000:]}")

@@ -4,6 +4,7 @@ that only the locustfiles import locust (none of this starts locust)."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -149,6 +150,9 @@ def imports_of(path: Path) -> set[str]:
     return names
 
 
+IMPORTS_QUITTING = re.compile(r"^\s*from \S*load(\.quitting import| import quitting)|^\s*from \.quitting import", re.M)
+
+
 def test_only_the_locustfiles_import_locust_or_gevent() -> None:
     importers = {
         path.relative_to(ROOT).as_posix()
@@ -156,11 +160,19 @@ def test_only_the_locustfiles_import_locust_or_gevent() -> None:
         for path in (ROOT / part).rglob("*.py")
         if imports_of(path) & {"locust", "gevent"}
     }
-    assert importers == {"scenarios/load/alerts.py", "scenarios/load/connectwise.py"}
+    # quitting.py is the locustfiles' shared quitting listener, imported by them alone (checked next).
+    assert importers == {"scenarios/load/alerts.py", "scenarios/load/connectwise.py", "scenarios/load/quitting.py"}
+    quitting_importers = {
+        path.relative_to(ROOT).as_posix()
+        for part in ("simulator", "integration", "scenarios", "benchmarks")
+        for path in (ROOT / part).rglob("*.py")
+        if IMPORTS_QUITTING.search(path.read_text())
+    }
+    assert quitting_importers == {"scenarios/load/alerts.py", "scenarios/load/connectwise.py"}
 
 
 def test_the_locustfiles_need_nothing_of_the_simulator_or_the_integration() -> None:
-    for name in ("alerts", "connectwise", "gates", "knee", "summary"):
+    for name in ("alerts", "connectwise", "gates", "knee", "summary", "quitting"):
         tree = ast.parse((ROOT / "scenarios" / "load" / f"{name}.py").read_text())
         modules = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
         assert not [module for module in modules if "simulator" in module or "integration" in module], name

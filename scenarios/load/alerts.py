@@ -17,22 +17,21 @@ import itertools
 import json
 import logging
 import math
-import sys
 import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import gevent
 import requests
 from locust import FastHttpUser, LoadTestShape, User, constant_pacing, constant_throughput, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
-from locust.stats import CSV_STATS_INTERVAL_SEC
+from requests.auth import AuthBase
 
 from cwsim.scenarios.load.gates import Gate, exit_code
 from cwsim.scenarios.load.knee import Sample, Step, figures, knee, parse_steps, plan
+from cwsim.scenarios.load.quitting import report_on_quitting
 from cwsim.scenarios.load.summary import alerts_summary_lines
 
 log = logging.getLogger("cwsim.load.alerts")
@@ -61,6 +60,9 @@ def _options(parser: Any) -> None:
     )
     group.add_argument(
         "--sim-admin-token", env_var="CWSIM_ADMIN_TOKEN", default="", is_secret=True, help="the fake's admin token"
+    )
+    group.add_argument(
+        "--intake-token", env_var="CWSIM_INTAKE_TOKEN", default="", is_secret=True, help="the intake's token, if set"
     )
     group.add_argument("--user-rate", type=float, default=1.0, help="alerts/s each appliance offers")
     group.add_argument("--rate-steps", default="", help="offered alerts/s per step, e.g. 100,200,300 (knee search)")
@@ -126,6 +128,7 @@ class Appliance(FastHttpUser):
         self.number = next(_appliance_numbers)
         self.alerts = payloads.appliances[self.number % len(payloads.appliances)]
         self.sent = 0
+        self.headers = {"Authorization": f"Bearer {options.intake_token}"} if options.intake_token else {}
 
     def wait_time(self) -> float:
         return self.pace(self)
@@ -136,7 +139,7 @@ class Appliance(FastHttpUser):
         self.sent += 1
         alert = fresh_alert(template, f"L{RUN}a{self.number}n{self.sent}")
         name = f"/alerts [{alert['category']}]"
-        with self.client.post("/alerts", json=alert, name=name, catch_response=True) as response:
+        with self.client.post("/alerts", json=alert, headers=self.headers, name=name, catch_response=True) as response:
             if response.status_code != 202:
                 response.failure(f"{response.status_code}: {(response.text or '')[:200]}")
             elif b'"new":1' not in (response.content or b""):
@@ -174,10 +177,23 @@ def read_counters(session: requests.Session, host: str, sim_url: str) -> dict[st
     return sample
 
 
+class BearerTokens(AuthBase):
+    """The fake's admin token on calls to the fake, the intake token on calls to the integration."""
+
+    def __init__(self, sim_url: str, sim_token: str, intake_token: str) -> None:
+        self.sim_url, self.sim_token, self.intake_token = sim_url.rstrip("/"), sim_token, intake_token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        to_sim = bool(self.sim_url) and str(request.url).startswith(self.sim_url + "/")
+        token = self.sim_token if to_sim else self.intake_token
+        if token:
+            request.headers["Authorization"] = f"Bearer {token}"
+        return request
+
+
 def http_session(options: Any) -> requests.Session:
     session = requests.Session()
-    if options.sim_admin_token:
-        session.headers["Authorization"] = f"Bearer {options.sim_admin_token}"
+    session.auth = BearerTokens(options.sim_url, options.sim_admin_token, options.intake_token)
     return session
 
 
@@ -383,20 +399,7 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **kwargs: Any) -> No
 
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **kwargs: Any) -> None:
-    if isinstance(environment.runner, WorkerRunner) or environment.parsed_options is None:
-        return
-    if environment.parsed_options.csv_prefix:
-        # locust rewrites _stats.csv once a second and only closes it on the way out: one more round
-        # of its writer puts the final figures in, the same as the summary's.
-        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
-    summary = summarize(environment)
-    for line in alerts_summary_lines(summary):
-        print(line)
-    sys.stdout.flush()
-    if environment.parsed_options.summary_file:
-        Path(environment.parsed_options.summary_file).write_text(json.dumps(summary, indent=2) + "\n")
-    if summary["exit_code"] is not None:
-        environment.process_exit_code = summary["exit_code"]
+    report_on_quitting(environment, summarize, alerts_summary_lines)
 
 
 def summarize(environment: Environment) -> dict[str, Any]:

@@ -13,20 +13,15 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
-import sys
 import uuid
 from collections import Counter, deque
-from pathlib import Path
 from typing import Any
 
-import gevent
 from locust import FastHttpUser, constant, constant_throughput, events, tag, task
 from locust.env import Environment
-from locust.runners import WorkerRunner
-from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from cwsim.scenarios.load.gates import Gate, exit_code
+from cwsim.scenarios.load.quitting import report_on_quitting
 from cwsim.scenarios.load.summary import connectwise_summary_lines
 
 SEARCH = "GET /service/tickets?conditions"
@@ -157,20 +152,7 @@ TASK_NAMES = {
 
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **kwargs: Any) -> None:
-    if isinstance(environment.runner, WorkerRunner) or environment.parsed_options is None:
-        return
-    if environment.parsed_options.csv_prefix:
-        # locust rewrites _stats.csv once a second and only closes it on the way out: one more round
-        # of its writer puts the final figures in, the same as the summary's.
-        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
-    summary = summarize(environment)
-    for line in connectwise_summary_lines(summary):
-        print(line)
-    sys.stdout.flush()
-    if environment.parsed_options.summary_file:
-        Path(environment.parsed_options.summary_file).write_text(json.dumps(summary, indent=2) + "\n")
-    if summary["exit_code"] is not None:
-        environment.process_exit_code = summary["exit_code"]
+    report_on_quitting(environment, summarize, connectwise_summary_lines)
 
 
 def summarize(environment: Environment) -> dict[str, Any]:
