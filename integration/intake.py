@@ -11,6 +11,7 @@ acknowledged again and stored once. Usage records are acknowledged and ignored.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import sqlite3
 import time
@@ -54,6 +55,20 @@ def create_intake_app(
     """The intake's Flask app over one outbox; `on_queued` is called after new events are stored (wakes workers)."""
     app = Flask("cwsim.integration.intake")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    token = settings.token.reveal().encode() if settings.token else b""
+
+    @app.before_request
+    def require_token() -> Response | None:
+        if not token or request.path == "/health":
+            return None
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token):
+            return None
+        response = _error(401, "Unauthorized", "send the intake token: Authorization: Bearer <intake.token>")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="cwsim-integration"'
+        return response
+
     counters = counters or (status.counters if status is not None else IntakeCounters())
     board = status or StatusBoard(outbox, counters)
 

@@ -9,6 +9,7 @@ finish their current delivery and give back the rest. It keeps time by the wall 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import os
@@ -52,7 +53,6 @@ LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices a stop
 READY_TIMEOUT_SECONDS = 30.0
 STOP_GRACE_SECONDS = 10.0
 HOUSEKEEPING_SECONDS = 3600.0  # how often finished deliveries past alerts.keep_days are purged
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SWITCH_INTERVAL_SECONDS = 0.0005
 
 
@@ -260,6 +260,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="log every delivery")
 
 
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or `localhost`; a wildcard (0.0.0.0, ::) or any other name is not."""
+    if host.strip().casefold() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def main(args: argparse.Namespace, settings: Settings) -> int:
     # Workers hold the outbox's write lock across SQLite calls that let go of the GIL; getting it
     # back can take the whole switch interval (5 ms) while another thread runs Python, and every
@@ -278,8 +288,14 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         print("cwsim-integration run: --workers cannot be negative", file=sys.stderr)
         return 2
     host = args.intake_host or settings.intake.host
-    if host not in LOOPBACK:
-        log.warning("the intake listens on %s, beyond this machine; it has no authentication of its own", host)
+    if not is_loopback(host) and not settings.intake.token:
+        print(
+            f"cwsim-integration run: refusing to listen on {host}: it is not a loopback address, and without"
+            " intake.token (CWSIM_INTAKE_TOKEN) anyone who reaches it could post alerts that open tickets."
+            " Set a token (appliances and load tests send it as Authorization: Bearer TOKEN) or listen on 127.0.0.1.",
+            file=sys.stderr,
+        )
+        return 2
     log.info("settings: %s", json.dumps(redacted(settings), sort_keys=True))
     try:
         service = IntegrationService(settings, workers=args.workers, intake_port=args.intake_port, intake_host=host)

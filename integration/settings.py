@@ -134,6 +134,8 @@ class IntakeSettings:
     port: int = 8650
     max_batch: int = 1000  # alert events in one POST /alerts
     max_body_bytes: int = 8 * 1024 * 1024
+    # Bearer token every call but /health must carry; required to listen beyond loopback.
+    token: Secret = NO_SECRET
 
 
 @dataclass
