@@ -233,8 +233,14 @@ class ConnectWiseClient:
         url = self.url(path)
         try:
             with transport.repeatable(repeatable):
-                response = self.session.request(
-                    method, url, params=params, json=json, headers=headers, timeout=timeout or self.timeout
+                response = transport.send(
+                    self.session,
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers=headers,
+                    timeout=timeout or self.timeout,
                 )
         except TRANSPORT_FAILURES as error:
             raise transport_error(error, method, url) from error
