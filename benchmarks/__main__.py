@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from . import bench_alerts, bench_api, bench_fleet, bench_load
+from .quiet import wait_for_quiet
 
 BENCHMARKS = {
     "api": bench_api.main,
@@ -22,6 +23,7 @@ def main(names: list[str]) -> int:
         return 2
     status = 0
     for name in names or list(BENCHMARKS):
+        print(f"[{name}] {wait_for_quiet()}", flush=True)
         status |= BENCHMARKS[name]()
     return status
 

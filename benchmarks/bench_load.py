@@ -34,6 +34,7 @@ from cwsim.scenarios.load_runner import (
 from cwsim.scenarios.processes import start
 
 from .bench_alerts import machine
+from .quiet import wait_for_quiet
 
 KNEE_STEPS = "150,200,225,250,275,300,325,350,400,450,500"
 STEP_SECONDS = 10.0
@@ -153,6 +154,7 @@ def main() -> int:
         )
 
     rate = knee["sustained"] or parse_steps(KNEE_STEPS)[0]
+    print(f"  before the sustained run: {wait_for_quiet()}")
     summary = sustain(workdir / "sustained", rate)
     drain_figures = summary["after_drain"]
     delivered = summary["achieved_per_second"]["delivered"] or 0.0
@@ -169,6 +171,7 @@ def main() -> int:
         f" (target <= {TARGETS['p95 lag']:g} s) {verdict(lag_met)}"
     )
 
+    print(f"  before ticket creation: {wait_for_quiet()}")
     ours, theirs = compare_creation(workdir / "create")
     ratio = ours / theirs if theirs else 0.0
     ratio_met = ratio >= TARGETS["creation ratio"]
