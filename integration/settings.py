@@ -174,6 +174,8 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
                 raise ValueError(value)
             return float(value)
         if kind is Secret:
+            if value is None:  # `token:` left empty in YAML is no secret, never the text "None"
+                return NO_SECRET
             return Secret(value.reveal() if isinstance(value, Secret) else str(value))
         if getattr(kind, "__origin__", None) is dict:
             return _text_table(value)
@@ -241,6 +243,9 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("alerts.retry_max_seconds must be at least alerts.retry_base_seconds")
     if alerts.poll_interval_seconds < 0 or alerts.email_holdback_minutes < 0 or alerts.keep_days < 0:
         raise SettingsError("alerts.poll_interval_seconds, email_holdback_minutes and keep_days cannot be negative")
+    token = settings.intake.token.reveal()
+    if token and (token != token.strip() or not token.isascii() or not token.isprintable()):
+        raise SettingsError("intake.token must be printable ASCII without spaces at either end (it goes in a header)")
     if settings.intake.max_batch < 1 or settings.intake.max_body_bytes < 1024:
         raise SettingsError("intake.max_batch must be at least 1 and intake.max_body_bytes at least 1024")
     for name, port in (("intake.port", settings.intake.port), ("smtp.port", settings.smtp.port)):

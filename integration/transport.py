@@ -155,6 +155,8 @@ def send(
     if headers:
         merged = CaseInsensitiveDict(session.headers)
         merged.update(headers)
+        for name in [name for name, value in merged.items() if value is None]:
+            del merged[name]  # as Session.request does: None removes a session header
     prepared = requests.PreparedRequest()
     prepared.prepare(
         method=method,

@@ -87,8 +87,13 @@ class RunningIntegration:
     """`cwsim-integration run` as a process: its intake URL and its /status."""
 
     def __init__(self, settings: Path, workdir: Path) -> None:
+        # Always on 127.0.0.1, and cwsim's own callers (the fleet's sink, /status) send no token:
+        # one the user exported for a distributed load test must not lock them out.
         self.process: ManagedProcess = start(
-            "integration", integration_command("--settings", str(settings), "run"), workdir=workdir
+            "integration",
+            integration_command("--settings", str(settings), "run"),
+            workdir=workdir,
+            env={"CWSIM_INTAKE_TOKEN": ""},
         )
         self.facts = self.process.facts
         self.http = requests.Session()

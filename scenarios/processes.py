@@ -32,14 +32,17 @@ class ManagedProcess:
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGINT, then SIGKILL if it has not exited by `timeout`; returns the exit code."""
-        _running.discard(self)
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        try:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGINT)
+                try:
+                    self.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(timeout)
+        finally:
+            if self.process.poll() is not None:  # a second Ctrl-C mid-wait leaves it for stop_all
+                _running.discard(self)
         return self.process.returncode
 
     def log(self) -> str:

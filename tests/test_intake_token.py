@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,11 +14,14 @@ from flask.testing import FlaskClient
 from cwsim.integration import cli, service
 from cwsim.integration.intake import create_intake_app
 from cwsim.integration.outbox import Outbox
-from cwsim.integration.settings import IntakeSettings, Secret
+from cwsim.integration.settings import IntakeSettings, Secret, SettingsError, load_settings
+from cwsim.scenarios.integration_process import RunningIntegration, write_settings
+from cwsim.simulator.pytest_plugin import Cwsim
 
 from .test_alerts_intake import event
 
 TOKEN = "intake-token-for-tests"
+OWN_RUN = {"device_route": "both", "agent_route": "both", "close_on_clear": False, "workers": 1, "settings": {}}
 
 
 @pytest.fixture
@@ -86,3 +90,31 @@ def test_negative_control_with_a_token_run_goes_on_to_start_the_service(monkeypa
     monkeypatch.setenv("CWSIM_INTAKE_TOKEN", TOKEN)
     with pytest.raises(AssertionError, match="must not be made"):
         cli.main(["run", "--intake-host", "0.0.0.0", "--intake-port", "0"])
+
+
+def test_an_empty_token_in_the_settings_file_is_no_token(tmp_path: Path) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text("intake:\n  token:\n")
+    assert not load_settings(path, environ={}).intake.token
+
+
+@pytest.mark.parametrize("token", [" padded", "padded ", "naïve", "tab\there"])
+def test_a_token_that_cannot_travel_in_a_header_is_refused(tmp_path: Path, token: str) -> None:
+    with pytest.raises(SettingsError, match=r"intake\.token"):
+        load_settings(None, environ={"CWSIM_INTAKE_TOKEN": token})
+
+
+def test_cwsims_own_runs_ignore_an_exported_token(
+    cwsim: Cwsim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CWSIM_INTAKE_TOKEN", TOKEN)  # as a distributed load test's shell would have it
+    settings = write_settings(tmp_path / "integration.yaml", cwsim.facts, tmp_path / "state", OWN_RUN)
+    integration = RunningIntegration(settings, tmp_path)
+    try:
+        report = integration.status()
+        assert "pending" in report and report["accepted"] == 0  # answered, not a 401
+    finally:
+        integration.stop()
+    no_token = {key: value for key, value in os.environ.items() if key != "CWSIM_INTAKE_TOKEN"}
+    assert load_settings(None, environ=no_token).intake.token == ""  # negative control: the variable is read
+    assert load_settings(None, environ={**no_token, "CWSIM_INTAKE_TOKEN": TOKEN}).intake.token == TOKEN

@@ -184,7 +184,7 @@ class BearerTokens(AuthBase):
         self.sim_url, self.sim_token, self.intake_token = sim_url.rstrip("/"), sim_token, intake_token
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        to_sim = bool(self.sim_url) and str(request.url).startswith(self.sim_url + "/")
+        to_sim = bool(self.sim_url) and str(request.url).lower().startswith(self.sim_url.lower() + "/")
         token = self.sim_token if to_sim else self.intake_token
         if token:
             request.headers["Authorization"] = f"Bearer {token}"
