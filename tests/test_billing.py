@@ -251,8 +251,7 @@ def test_the_agreement_attached_at_onboarding_else_the_overage_one_else_a_new_on
         "finance/agreements",
         {"conditions": str(where("company/id", "=", alto.company_id) & where("type/name", "=", "Managed Services"))},
     )
-    if not managed:
-        pytest.skip("this company has no managed-services agreement in the seeded tenant")
+    assert managed, "the seeded tenant gives this company a managed-services agreement"
     run_onboarding(settings, load_mapping_file(mapping))
     report = bill_month(settings, OCTOBER)
     assert line(report, fleet["ALTO"]).agreement == managed[0]["name"]

@@ -165,8 +165,7 @@ def test_pyconnectwise_unmodified_over_tls(facts: dict[str, Any]) -> None:
 
 def test_pyconnectwise_unmodified_over_tls_through_the_datto_setup(facts: dict[str, Any]) -> None:
     missing = DATTO_TABLES - {collection.table for collection in COLLECTIONS}
-    if missing:
-        pytest.skip("waiting for the lead's collections (issue 3, landing on main): " + ", ".join(sorted(missing)))
+    assert not missing, f"the fake no longer declares {sorted(missing)}"
     walk(DATTO_JOURNEY, facts)
 
 
