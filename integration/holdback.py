@@ -16,7 +16,11 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from .sqlite_connections import ConnectionPerThread
+
 __all__ = ["EmailHoldback"]
+
+BUSY_TIMEOUT_MS = 30_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS holdback (
@@ -35,22 +39,14 @@ class EmailHoldback:
     def __init__(self, path: str | Path, window: timedelta = timedelta(hours=1)) -> None:
         self.path = Path(path)
         self.window = window.total_seconds()
-        self._local = threading.local()
-        self._lock = threading.Lock()
+        self._connections = ConnectionPerThread(self.path, busy_timeout_ms=BUSY_TIMEOUT_MS)
         self._writing = threading.Lock()  # see Outbox._transaction: threads queue here, not in SQLite's sleeps
-        self._connections: list[sqlite3.Connection] = []
-        self._connection().executescript(SCHEMA)
+        connection = self._connection()
+        connection.execute("PRAGMA journal_mode = WAL")  # kept in the file: once is enough
+        connection.executescript(SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = NORMAL")
-            self._local.connection = connection
-            with self._lock:
-                self._connections.append(connection)
-        return connection
+        return self._connections.get()
 
     def reserve(self, serial: str, alert_type: str, moment: datetime, delivery_id: int) -> bool:
         """True if this delivery may send now (and the hour starts at `moment`); False to hold its email back.
@@ -82,8 +78,4 @@ class EmailHoldback:
         return bool(taken)
 
     def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            connection.close()
-        self._local = threading.local()
+        self._connections.close()

@@ -38,6 +38,8 @@ from typing import Any
 
 import orjson
 
+from .sqlite_connections import ConnectionPerThread
+
 __all__ = [
     "ACTIVE_STATES",
     "MAIL_OUTCOMES",
@@ -281,10 +283,8 @@ class Outbox:
         self.path = Path(path)
         self.lease_seconds = lease_seconds
         self._clock = clock
-        self._local = threading.local()
-        self._lock = threading.Lock()
+        self._connections = ConnectionPerThread(self.path, busy_timeout_ms=BUSY_TIMEOUT_MS, rows=True)
         self._writing = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
         connection = self._connection()
         mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
@@ -303,26 +303,12 @@ class Outbox:
 
     def close(self) -> None:
         """Close every thread's connection."""
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            connection.close()
-        self._local = threading.local()
+        self._connections.close()
 
     # -- connections and transactions -----------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            # isolation_level=None: no implicit transactions; each method says BEGIN IMMEDIATE itself.
-            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            connection.row_factory = sqlite3.Row
-            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            connection.execute("PRAGMA synchronous = NORMAL")
-            self._local.connection = connection
-            with self._lock:
-                self._connections.append(connection)
-        return connection
+        return self._connections.get()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
