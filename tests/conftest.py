@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 
-from cwsim.simulator.pytest_plugin import basic_auth
+from cwsim.simulator.pytest_plugin import Cwsim, basic_auth
 from cwsim.simulator.server import create_app
 from cwsim.simulator.world import World, WorldOptions
 
@@ -59,3 +60,15 @@ def api(world: World) -> Iterator[Api]:
     world.errors.clear()
     yield Api(create_app(world).test_client(), world)
     assert world.errors == [], "the fake raised an unexpected error"
+
+
+@pytest.fixture
+def admin(cwsim: Cwsim) -> requests.Session:
+    """The plugin server's admin API (`/_sim/...`)."""
+    return cwsim.admin()
+
+
+@pytest.fixture
+def cw(cwsim: Cwsim) -> requests.Session:
+    """The plugin server's ConnectWise API as the API member (a module may define its own `cw`)."""
+    return cwsim.session()

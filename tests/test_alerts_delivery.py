@@ -23,16 +23,6 @@ from .alertkit import (
 
 
 @pytest.fixture
-def admin(cwsim):
-    return cwsim.admin()
-
-
-@pytest.fixture
-def cw(cwsim):
-    return cwsim.session()
-
-
-@pytest.fixture
 def devices(admin):
     return quiet_fleet(admin)
 

@@ -31,16 +31,6 @@ from .alertkit import (
 from .resetproxy import ResetProxy
 
 
-@pytest.fixture
-def admin(cwsim):
-    return cwsim.admin()
-
-
-@pytest.fixture
-def cw(cwsim):
-    return cwsim.session()
-
-
 def fault(admin: requests.Session, rule: dict[str, Any]) -> int:
     response = admin.post("faults", json=rule)
     assert response.status_code == 201, response.text

@@ -26,11 +26,6 @@ from .alertkit import (
 
 
 @pytest.fixture
-def admin(cwsim):
-    return cwsim.admin()
-
-
-@pytest.fixture
 def outbox(tmp_path: Path) -> Iterator[Outbox]:
     box = Outbox(tmp_path / "outbox.sqlite3")
     yield box

@@ -18,11 +18,6 @@ def moment(text: str) -> int:
 
 
 @pytest.fixture
-def admin(cwsim):
-    return cwsim.admin()
-
-
-@pytest.fixture
 def stepped(admin):
     """The clock stepped from where the fleet is, so nothing moves unless the test moves it."""
     body = admin.post("clock", json={"mode": "stepped"}).json()
