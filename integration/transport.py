@@ -1,4 +1,4 @@
-"""HTTP plumbing the integration's clients share: retry policy, one requests session per thread."""
+"""HTTP plumbing the integration's clients share: retry policy, a session per thread, a direct route to urllib3."""
 
 from __future__ import annotations
 
@@ -7,12 +7,18 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import requests
+from requests import compat
 from requests.adapters import HTTPAdapter
+from requests.exceptions import InvalidJSONError
 from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers, requote_uri, select_proxy
+from urllib3 import exceptions as urllib3_exceptions
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import Timeout as Urllib3Timeout
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds, as requests takes them
 # Methods whose repetition leaves the server as one call would: the transport may re-send them.
@@ -116,11 +122,11 @@ def throttled(retry: RetryPolicy, throttle: Callable[[], object]) -> RetryPolicy
 def new_session(retry: Retry, pool_size: int = 10, base_url: str | None = None) -> requests.Session:
     """A session whose every connection pool retries by `retry`.
 
-    Given the one `base_url` it talks to, it reads the proxy and CA-bundle variables once, now:
-    requests would otherwise scan the environment and stat the CA path on every call, a good
-    part of a small call's cost in the client.
+    Given the one `base_url` it talks to, it reads the proxy and CA-bundle variables once, now
+    (requests would otherwise scan the environment and stat the CA path on every call), and it
+    is a `OneHostSession`, which `send()` sends through urllib3 directly.
     """
-    session = requests.Session()
+    session = requests.Session() if base_url is None else OneHostSession(base_url)
     adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -133,6 +139,138 @@ def new_session(retry: Retry, pool_size: int = 10, base_url: str | None = None) 
     return session
 
 
+class OneHostSession(requests.Session):
+    """A session for one API root, set up (headers, auth, TLS, proxies) before its first call and not after.
+
+    Its calls go through `send()`, which skips what `Session.request` redoes on every call: merging
+    settings, preparing the URL, headers and auth, hooks, cookies and redirects. Without a proxy
+    they go straight to the urllib3 pool of the root's host, with the same retry policy; that is
+    half the client's CPU per call, and the client is what limits alert delivery. ConnectWise
+    sets no cookies and sends no redirects that a client must follow: neither is kept here.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        self.base_url = base_url
+        self._direct: _DirectRoute | None = None
+
+    def direct_route(self) -> _DirectRoute | None:
+        """The urllib3 route, made at the first call from the session as it is then; None through a proxy."""
+        if self._direct is None and not select_proxy(self.base_url, self.proxies):
+            self._direct = _DirectRoute(self)
+        return self._direct
+
+
+class _DirectRoute:
+    """One session's fixed part of every call: the pool, the retry policy, the headers with auth applied."""
+
+    def __init__(self, session: OneHostSession) -> None:
+        probe = requests.PreparedRequest()
+        probe.prepare(method="GET", url=session.base_url, headers=session.headers, auth=session.auth)
+        adapter = session.get_adapter(session.base_url)
+        assert isinstance(adapter, HTTPAdapter)
+        self.pool = adapter.get_connection_with_tls_context(probe, session.verify, None, session.cert)
+        self.retries = adapter.max_retries
+        self.headers = dict(probe.headers)
+        scheme, netloc, *_ = urlsplit(session.base_url)
+        self.origin = f"{scheme}://{netloc}"
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        params: Any,
+        json: Any,
+        headers: Mapping[str, str | None] | None,
+        timeout: Any,
+    ) -> requests.Response:
+        request = requests.PreparedRequest()
+        request.method = method
+        request.url = _with_query(url, params)
+        request.headers = CaseInsensitiveDict(self.headers)
+        if headers:
+            request.headers.update(headers)
+            for name in [name for name, value in request.headers.items() if value is None]:
+                del request.headers[name]  # as Session.request does: None removes a session header
+        request.body = None
+        if json is not None:
+            try:
+                request.body = compat.json.dumps(json, allow_nan=False).encode("utf-8")
+            except ValueError as error:
+                raise InvalidJSONError(error, request=request) from error
+            request.headers.setdefault("Content-Type", "application/json")
+            request.headers["Content-Length"] = str(len(request.body))
+        elif method not in ("GET", "HEAD"):
+            request.headers["Content-Length"] = "0"
+        target = request.url[len(self.origin) :] or "/"
+        try:
+            answer = self.pool.urlopen(
+                method,
+                target,
+                body=request.body,
+                headers=request.headers,
+                retries=self.retries,
+                timeout=_timeout(timeout),
+                redirect=False,
+                assert_same_host=False,
+                preload_content=True,
+                decode_content=True,
+            )
+        except urllib3_exceptions.HTTPError as error:
+            raise _requests_error(error, request) from error
+        except OSError as error:
+            raise requests.ConnectionError(error, request=request) from error
+        response = requests.Response()
+        response.status_code = answer.status
+        response.headers = CaseInsensitiveDict(answer.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.reason = answer.reason or ""
+        response.url = request.url
+        response.request = request
+        response._content = answer.data
+        response._content_consumed = True
+        return response
+
+
+def _with_query(url: str, params: Any) -> str:
+    if params:
+        url = f"{url}{'&' if '?' in url else '?'}{requests.PreparedRequest._encode_params(params)}"
+    return requote_uri(url)
+
+
+def _timeout(timeout: Any) -> Urllib3Timeout:
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return Urllib3Timeout(connect=connect, read=read)
+    return Urllib3Timeout(connect=timeout, read=timeout)
+
+
+def _requests_error(error: Exception, request: requests.PreparedRequest) -> requests.RequestException:
+    """The exception requests' HTTPAdapter raises for this urllib3 one, so callers see one family of errors."""
+    exceptions = requests.exceptions
+    if isinstance(error, urllib3_exceptions.MaxRetryError):
+        reason = error.reason
+        if isinstance(reason, urllib3_exceptions.ConnectTimeoutError) and not isinstance(
+            reason, urllib3_exceptions.NewConnectionError
+        ):
+            return exceptions.ConnectTimeout(error, request=request)
+        if isinstance(reason, urllib3_exceptions.ResponseError):
+            return exceptions.RetryError(error, request=request)
+        if isinstance(reason, urllib3_exceptions.ProxyError):
+            return exceptions.ProxyError(error, request=request)
+        if isinstance(reason, urllib3_exceptions.SSLError):
+            return exceptions.SSLError(error, request=request)
+        return exceptions.ConnectionError(error, request=request)
+    if isinstance(error, urllib3_exceptions.SSLError):
+        return exceptions.SSLError(error, request=request)
+    if isinstance(error, urllib3_exceptions.ReadTimeoutError):
+        return exceptions.ReadTimeout(error, request=request)
+    if isinstance(error, urllib3_exceptions.DecodeError | urllib3_exceptions.IncompleteRead):
+        return exceptions.ChunkedEncodingError(error, request=request)
+    # ProtocolError (the connection broke), ClosedPoolError and the rest: the answer did not arrive.
+    return exceptions.ConnectionError(error, request=request)
+
+
 def send(
     session: requests.Session,
     method: str,
@@ -143,40 +281,13 @@ def send(
     headers: Mapping[str, str] | None = None,
     timeout: Any = DEFAULT_TIMEOUT,
 ) -> requests.Response:
-    """`session.request(...)` without its per-call merging, for a session made by `new_session(base_url=...)`.
-
-    That session read its environment once (`trust_env` off), so what `Session.request` would merge
-    is already on it: prepare the request from the session's own headers, auth, cookies and hooks
-    and send it. A quarter less client CPU per call, which is what limits alert delivery.
-    """
-    if session.trust_env:
-        return session.request(method, url, params=params, json=json, headers=headers, timeout=timeout)
-    merged = session.headers
-    if headers:
-        merged = CaseInsensitiveDict(session.headers)
-        merged.update(headers)
-        for name in [name for name, value in merged.items() if value is None]:
-            del merged[name]  # as Session.request does: None removes a session header
-    prepared = requests.PreparedRequest()
-    prepared.prepare(
-        method=method,
-        url=url,
-        headers=merged,
-        params=params,
-        json=json,
-        auth=session.auth,
-        cookies=session.cookies,
-        hooks=session.hooks,
-    )
-    return session.send(
-        prepared,
-        timeout=timeout,
-        proxies=session.proxies,
-        verify=session.verify,
-        cert=session.cert,
-        stream=False,
-        allow_redirects=True,
-    )
+    """`session.request(...)`, sent directly through urllib3 when the session is a `OneHostSession`
+    with no proxy and the URL is on its host."""
+    if isinstance(session, OneHostSession) and not session.trust_env:
+        route = session.direct_route()
+        if route is not None and url.startswith(route.origin + "/"):
+            return route.send(method, url, params, json, headers, timeout)
+    return session.request(method, url, params=params, json=json, headers=headers, timeout=timeout)
 
 
 class SessionPerThread:
