@@ -4,9 +4,10 @@
        │
        ├─ routed nowhere ─────────────────────────────────────────────► skipped
        ├─ email only, or a clear with no open ticket ─────────────────► done
-       ├─ no open ticket for the alert key:  create_sent ─► created(ticket) ─► linked ─► done
-       └─ an open ticket T:                  create_sent(T) ─► created(note) ─► done
-                                                               (a clear may close T first)
+       ├─ no open ticket for the alert key:  create_sent ─► done(ticket, linked to the device)
+       │                                     (created(ticket) ─► linked ─► done when the link fails)
+       └─ an open ticket T:                  create_sent(T) ─► done(note)
+                                             (created(note) ─► done when a clear closes T)
 
 `create_sent` is recorded before each POST that creates something. Coming back to a delivery in
 `create_sent` (its answer was lost, the server failed after committing, the process died) the
@@ -108,14 +109,14 @@ class AlertDeliverer:
                 mail.outcome = UNWANTED  # recorded with the first move, so later emails of the group go ahead
         ticketed = route.ticket or started
         try:
-            note_id = None
+            made: dict[str, int] = {}
             if ticketed:
                 if (pause := self.connectwise_pause()) > 0:
                     raise ConnectWiseResting(pause)
-                note_id = self._ticket(delivery, alert, worker, mail)
+                made = self._ticket(delivery, alert, worker, mail)
             if mail_error is not None:
                 raise MailPending(str(mail_error))
-            self.outbox.mark_done(delivery.id, worker, note_id=note_id, **mail.take())
+            self.outbox.mark_done(delivery.id, worker, **made, **mail.take())
         except BaseException:
             if mail.outcome is not None:  # the email went (or was held back): never send it again
                 self.outbox.mark_mail(delivery.id, worker, **mail.take())
@@ -140,18 +141,20 @@ class AlertDeliverer:
 
     # -- ticket ---------------------------------------------------------------------------------
 
-    def _ticket(self, delivery: Delivery, alert: Alert, worker: str, mail: _MailOutcome) -> int | None:
-        """Move the ticket side on; returns the id of a note made but not yet recorded (mark_done records it)."""
+    def _ticket(self, delivery: Delivery, alert: Alert, worker: str, mail: _MailOutcome) -> dict[str, int]:
+        """Move the ticket side on; returns what it made but has not recorded yet (`ticket_id` or `note_id`),
+        for mark_done to record."""
         state, ticket_id, note_id = delivery.state, delivery.ticket_id, delivery.note_id
+        check_link = state == CREATED  # the link may have been made before the process stopped
         if state == LINKED:
-            return None
+            return {}
         if state == QUEUED:
             if self.outbox.waits_for_earlier(delivery):
                 raise DeviceUnmapped(f"an earlier event of alert {alert.key} is held; this one waits behind it")
             target = self.directory.target(alert.serial)
             open_ticket = self.tickets.open_ticket(alert.ticket_xref)
             if open_ticket is None and alert.event == "clear":
-                return None  # nothing open to note the clear on
+                return {}  # nothing open to note the clear on
             if open_ticket is not None:
                 self.outbox.mark_create_sent(delivery.id, worker, ticket_id=open_ticket, **mail.take())
                 note_id = self.tickets.add_note(open_ticket, alert.note_text())
@@ -159,6 +162,8 @@ class AlertDeliverer:
             body = self._ticket_body(alert, target)
             self.outbox.mark_create_sent(delivery.id, worker, **mail.take())
             ticket_id = self.tickets.create(body)
+            if self.settings.lookup_before_post:
+                return self._link_new(delivery, alert, target, ticket_id, worker)
             self.outbox.mark_created(delivery.id, worker, ticket_id=ticket_id)
         elif state == CREATE_SENT:
             lookup = self.settings.lookup_before_post
@@ -175,35 +180,55 @@ class AlertDeliverer:
                 ticket_id = self.tickets.create(self._ticket_body(alert, target))
             else:
                 log.info("alert %s: found ticket %s made by an earlier attempt", alert.event_id, ticket_id)
+                check_link = True
             self.outbox.mark_created(delivery.id, worker, ticket_id=ticket_id, **mail.take())
         elif note_id is not None:  # created: a note whose ticket may still need closing
             assert ticket_id is not None
             return self._after_note(delivery, alert, worker, ticket_id, note_id, recorded=True)
         assert ticket_id is not None
-        self._link(delivery, alert, ticket_id, worker, check_first=state == CREATED)
-        return None
+        if self._link(alert, ticket_id, check_first=check_link):
+            self.outbox.mark_linked(delivery.id, worker)
+        return {}
+
+    def _link_new(
+        self, delivery: Delivery, alert: Alert, target: TicketTarget, ticket_id: int, worker: str
+    ) -> dict[str, int]:
+        """Link a ticket just created, leaving its id for mark_done to record with the rest.
+
+        One outbox write instead of three (created, linked, done): the outbox's write lock is what
+        limits alert throughput. Safe because the lookup covers the gap: a delivery that stops here
+        comes back in create_sent and finds its ticket by `externalXRef` before posting again.
+        If the link fails, the ticket is recorded at once, so the retry links it without a lookup.
+        """
+        try:
+            self._link(alert, ticket_id, check_first=False, target=target)
+        except BaseException:
+            self.outbox.mark_created(delivery.id, worker, ticket_id=ticket_id)
+            raise
+        return {"ticket_id": ticket_id}
 
     def _after_note(
         self, delivery: Delivery, alert: Alert, worker: str, ticket_id: int, note_id: int, *, recorded: bool
-    ) -> int | None:
+    ) -> dict[str, int]:
         """Close the ticket on a clear when set to (recording the note first); else leave the note to mark_done."""
         if not (alert.event == "clear" and self.settings.close_on_clear):
-            return None if recorded else note_id
+            return {} if recorded else {"note_id": note_id}
         if not recorded:
             self.outbox.mark_created(delivery.id, worker, note_id=note_id)
         self._close(alert, ticket_id)
-        return None
+        return {}
 
-    def _link(self, delivery: Delivery, alert: Alert, ticket_id: int, worker: str, check_first: bool) -> None:
-        target = self.directory.target(alert.serial)
+    def _link(self, alert: Alert, ticket_id: int, check_first: bool, target: TicketTarget | None = None) -> bool:
+        """Attach the device's configuration to the ticket (once); False if the device has none."""
+        target = target or self.directory.target(alert.serial)
         if target.configuration_id is None:
             log.info(
                 "alert %s: device %s has no configuration to link ticket %s to", alert.event_id, alert.serial, ticket_id
             )
-            return
+            return False
         if not (check_first and self.tickets.is_linked(ticket_id, target.configuration_id)):
             self.tickets.link(ticket_id, target.configuration_id)
-        self.outbox.mark_linked(delivery.id, worker)
+        return True
 
     def _close(self, alert: Alert, ticket_id: int) -> None:
         target = self.directory.target(alert.serial)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cwsim.integration.outbox import AlertEvent, ClaimLost, Outbox
+from cwsim.integration.outbox import INSERT_ROWS_PER_STATEMENT, AlertEvent, ClaimLost, Outbox
 
 BATCH = 50
 
@@ -64,6 +64,16 @@ def test_enqueue_is_idempotent_per_alert_event(outbox: Outbox) -> None:
     ]
     assert outbox.find("a")[0].payload == {"serial": "00012E94105B", "note": "é✓"}
     assert outbox.stats().states["queued"] == 5
+
+
+def test_a_batch_of_several_statements_is_stored_whole_and_once(outbox: Outbox) -> None:
+    """Past INSERT_ROWS_PER_STATEMENT, a batch is several INSERTs in one transaction."""
+    size = INSERT_ROWS_PER_STATEMENT * 2 + 34
+    events = [raised(f"k{n}", n=n) for n in range(size)]
+    assert outbox.enqueue_many(events + events[:3] + events[-3:]) == size
+    assert outbox.enqueue_many(events[INSERT_ROWS_PER_STATEMENT - 1 : INSERT_ROWS_PER_STATEMENT + 1]) == 0
+    assert outbox.stats().states["queued"] == size
+    assert outbox.find(f"k{size - 1}")[0].payload["n"] == size - 1
 
 
 def test_alert_events_are_checked(outbox: Outbox) -> None:
@@ -294,7 +304,7 @@ while True:
     else:  # the bug the test must catch: acknowledge inside the transaction, before COMMIT
         connection = outbox._connection()
         connection.execute("BEGIN IMMEDIATE")
-        outbox._insert(connection, events)
+        outbox._insert(connection, outbox._rows(events))
     print(f"ACK {batch}", flush=True)
     if mode != "durable":
         threading.Event().wait()
