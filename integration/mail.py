@@ -18,7 +18,8 @@ import hashlib
 import logging
 import smtplib
 import threading
-from email.message import EmailMessage
+from email.message import Message
+from email.mime.text import MIMEText
 from email.utils import format_datetime
 
 from .alerts import Alert
@@ -50,15 +51,19 @@ def alert_subject(alert: Alert) -> str:
     return (CRITICAL if alert.severity == "critical" else WARNING).format(**words)
 
 
-def alert_message(alert: Alert, sender: str) -> EmailMessage:
-    message = EmailMessage()
+def alert_message(alert: Alert, sender: str) -> Message:
+    """The alert's email: plain UTF-8 text.
+
+    Built with the email package's compat32 classes rather than EmailMessage: those parse every
+    header they are given, which made the email the dearest part of an alert's first delivery.
+    """
+    message = MIMEText(alert.description() + "\n", "plain", "utf-8")
     message["From"] = sender
     message["To"] = ", ".join(alert.recipients)
     message["Subject"] = alert_subject(alert)
     message["Date"] = format_datetime(alert.moment)
     message["Message-ID"] = f"<{hashlib.sha256(alert.event_id.encode()).hexdigest()[:32]}@cwsim-integration>"
     message["X-Datto-Alert-Key"] = alert.key
-    message.set_content(alert.description() + "\n")
     return message
 
 
@@ -92,14 +97,14 @@ class AlertMailer:
             log.warning("alert %s: the SMTP server refused %s", alert.event_id, sorted(refused))
         return SENT
 
-    def _send(self, message: EmailMessage, recipients: list[str]) -> dict[str, tuple[int, bytes]]:
+    def _send(self, message: Message, recipients: list[str]) -> dict[str, tuple[int, bytes]]:
         connection = getattr(self._local, "smtp", None)
         if connection is not None:
             try:
-                return connection.send_message(message, to_addrs=recipients)
+                return connection.send_message(message, self.settings.sender, recipients)
             except smtplib.SMTPServerDisconnected:
                 self._drop_connection()  # an idle connection the server closed: one fresh try
-        return self._connect().send_message(message, to_addrs=recipients)
+        return self._connect().send_message(message, self.settings.sender, recipients)
 
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings
