@@ -12,7 +12,6 @@ again, while other deliveries inside the hour are held back.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -40,7 +39,6 @@ class EmailHoldback:
         self.path = Path(path)
         self.window = window.total_seconds()
         self._connections = ConnectionPerThread(self.path, busy_timeout_ms=BUSY_TIMEOUT_MS)
-        self._writing = threading.Lock()  # see Outbox._transaction: threads queue here, not in SQLite's sleeps
         connection = self._connection()
         connection.execute("PRAGMA journal_mode = WAL")  # kept in the file: once is enough
         connection.executescript(SCHEMA)
@@ -55,27 +53,27 @@ class EmailHoldback:
         it is this delivery's own. An event from before the last email (a late delivery) is inside
         the hour too.
         """
-        with self._writing:
-            taken = (
-                self._connection()
-                .execute(
-                    "INSERT INTO holdback (serial, alert_type, sent_at, delivery_id) VALUES (:serial, :type, :at, :id)"
-                    " ON CONFLICT (serial, alert_type) DO UPDATE SET sent_at = excluded.sent_at,"
-                    " delivery_id = excluded.delivery_id"
-                    " WHERE holdback.delivery_id = excluded.delivery_id"
-                    " OR excluded.sent_at >= holdback.sent_at + :window"
-                    " RETURNING delivery_id",
-                    {
-                        "serial": serial,
-                        "type": alert_type,
-                        "at": moment.timestamp(),
-                        "id": delivery_id,
-                        "window": self.window,
-                    },
-                )
-                .fetchall()
+        # One statement and no RETURNING, so SQLite's write lock is held only while it runs in C: no
+        # Python lock to queue on (see Outbox._statement). rowcount: 1 taken (inserted or updated), 0 not.
+        taken = (
+            self._connection()
+            .execute(
+                "INSERT INTO holdback (serial, alert_type, sent_at, delivery_id) VALUES (:serial, :type, :at, :id)"
+                " ON CONFLICT (serial, alert_type) DO UPDATE SET sent_at = excluded.sent_at,"
+                " delivery_id = excluded.delivery_id"
+                " WHERE holdback.delivery_id = excluded.delivery_id"
+                " OR excluded.sent_at >= holdback.sent_at + :window",
+                {
+                    "serial": serial,
+                    "type": alert_type,
+                    "at": moment.timestamp(),
+                    "id": delivery_id,
+                    "window": self.window,
+                },
             )
-        return bool(taken)
+            .rowcount
+        )
+        return taken == 1
 
     def close(self) -> None:
         self._connections.close()
