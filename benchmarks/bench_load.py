@@ -3,7 +3,7 @@
 - the knee: the alerts locustfile steps the offered rate (10 s a step) until the integration stops keeping up;
 - sustained: 60 s at the target rate (200 alerts/s; at the knee when that is lower), on fresh processes; every alert
   accounted for after the drain (none lost, no ticket missing or extra), the alert→ticket lag from one measurement
-  per alert;
+  per alert; then 60 s the same way at the aim (300 alerts/s), reported;
 - the fake alone: the connectwise locustfile's ticket-create task (the same FastHttpUser, as fast as answered)
   against `cwsim serve` and against `benchmarks/bare_flask.py`, alternating, best of each.
 
@@ -46,6 +46,8 @@ CREATE_USERS = 8
 CREATE_SECONDS = 10.0
 ROUNDS = 2  # alternating fake / bare rounds, so a passing load on the machine hits both alike
 TARGETS = {"alerts/s": 200.0, "p95 lag": 1.0, "creation ratio": 0.5}
+KEPT_UP = 0.99  # delivered / offered over the minute
+AIM = 300.0  # alerts/s: the issue's aim beyond the target, run and reported
 
 
 def load_average() -> str:
@@ -135,6 +137,28 @@ def compare_creation(workdir: Path) -> tuple[float, float]:
         bare.stop()
 
 
+def report_minute(workdir: Path, rate: float) -> tuple[float, float | None, int, int]:
+    """Sustain `rate` for the minute and print its summary.
+
+    Returns delivered/s, the p95 lag, how many were lost and the backlog when the load stopped.
+
+    Lost counts alerts never delivered and tickets missing or extra; when the tickets could not be
+    counted, every alert counts as lost.
+    """
+    print(f"  before the minute at {rate:g} alerts/s: {wait_for_quiet()}")
+    summary = sustain(workdir, rate)
+    drain_figures = summary["after_drain"]
+    print(f"  sustained, {SUSTAINED_SECONDS:g} s at {rate:g} alerts/s offered:")
+    for line in alerts_summary_lines(summary):
+        print("  " + line)
+    if drain_figures["missing_tickets"] is None:
+        lost = drain_figures["acknowledged"]
+    else:
+        lost = drain_figures["lost"] + drain_figures["missing_tickets"] + (drain_figures["extra_tickets"] or 0)
+    backlog = int(summary["final"]["depth"]) if summary.get("final") else drain_figures["acknowledged"]
+    return summary["achieved_per_second"]["delivered"] or 0.0, summary["lag_seconds"]["p95"], lost, backlog
+
+
 def verdict(met: bool) -> str:
     return "ok" if met else "BELOW TARGET"
 
@@ -155,23 +179,24 @@ def main() -> int:
         )
 
     # The knee is capacity over 10 s; the target is a rate held for a minute with a low lag, so the
-    # minute runs at the target rate (or at the knee, when the knee is lower).
+    # minute runs at the target rate (or at the knee, when the knee is lower); then a minute at the aim.
     rate = min(knee["sustained"] or parse_steps(KNEE_STEPS)[0], TARGETS["alerts/s"])
-    print(f"  before the sustained run: {wait_for_quiet()}")
-    summary = sustain(workdir / "sustained", rate)
-    drain_figures = summary["after_drain"]
-    delivered = summary["achieved_per_second"]["delivered"] or 0.0
-    p95 = summary["lag_seconds"]["p95"]
-    lost = drain_figures["lost"] + (drain_figures["missing_tickets"] or 0) + (drain_figures["extra_tickets"] or 0)
-    print(f"  sustained, {SUSTAINED_SECONDS:g} s at {rate:g} alerts/s offered:")
-    for line in alerts_summary_lines(summary):
-        print("  " + line)
-    alerts_met = delivered >= TARGETS["alerts/s"] and lost == 0 and drain_figures["missing_tickets"] is not None
+    delivered, p95, lost, backlog = report_minute(workdir / "sustained", rate)
+    # Offered exactly the target, a minute delivers a hair under it when its last posts are
+    # delivered after the window closes; kept up means that hair and a backlog under a second's worth.
+    alerts_met = delivered >= KEPT_UP * TARGETS["alerts/s"] and backlog <= TARGETS["alerts/s"] and lost == 0
     lag_met = p95 is not None and p95 <= TARGETS["p95 lag"]
     print(
-        f"  => sustained {delivered:.0f} alerts/s delivered with {lost} lost (target >= {TARGETS['alerts/s']:.0f},"
-        f" none lost) {verdict(alerts_met)}; p95 lag {p95 if p95 is None else f'{p95:.3f} s'}"
+        f"  => sustained {delivered:.1f} alerts/s delivered, backlog {backlog} at the stop, {lost} lost (target:"
+        f" {TARGETS['alerts/s']:.0f} kept up, none lost) {verdict(alerts_met)};"
+        f" p95 lag {p95 if p95 is None else f'{p95:.3f} s'}"
         f" (target <= {TARGETS['p95 lag']:g} s) {verdict(lag_met)}"
+    )
+    delivered, p95, lost, backlog = report_minute(workdir / "aim", AIM)
+    print(
+        f"  => at the aim: {delivered:.0f} alerts/s delivered of {AIM:g} offered, backlog {backlog} at the stop,"
+        f" {lost} lost;"
+        f" p95 lag {p95 if p95 is None else f'{p95:.3f} s'} (reported, not a target)"
     )
 
     print(f"  before ticket creation: {wait_for_quiet()}")
