@@ -44,7 +44,9 @@ SUSTAINED_SECONDS = 60.0
 WORKERS = 8  # the integration's delivery threads
 CREATE_USERS = 8
 CREATE_SECONDS = 10.0
-ROUNDS = 2  # alternating fake / bare rounds, so a passing load on the machine hits both alike
+# Alternating fake / bare rounds, so a passing load on the machine hits both alike; best of each. On
+# these VMs one configuration measured 844-1,431 creates/s from run to run: two rounds were too few.
+ROUNDS = 4
 TARGETS = {"alerts/s": 200.0, "p95 lag": 1.0, "creation ratio": 0.5}
 KEPT_UP = 0.99  # delivered / offered over the minute
 AIM = 300.0  # alerts/s: the issue's aim beyond the target, run and reported
@@ -123,14 +125,16 @@ def create_rate(workdir: Path, host: str, facts: dict[str, Any]) -> float:
     return float(result.summary["total"]["per_second"])
 
 
-def compare_creation(workdir: Path) -> tuple[float, float]:
+def compare_creation(workdir: Path) -> tuple[list[float], list[float]]:
+    """Creates/s of each round: the fake's and the bare app's, alternating."""
     fake = start_fake(workdir / "fake")
     bare = start("bare-flask", [sys.executable, "-m", "benchmarks.bare_flask", "--port", "0"], workdir / "bare")
     try:
-        ours = theirs = 0.0
+        ours: list[float] = []
+        theirs: list[float] = []
         for round_number in range(ROUNDS):
-            ours = max(ours, create_rate(workdir / f"fake-{round_number}", fake.facts["url"], fake.facts))
-            theirs = max(theirs, create_rate(workdir / f"bare-{round_number}", bare.facts["url"], {}))
+            ours.append(create_rate(workdir / f"fake-{round_number}", fake.facts["url"], fake.facts))
+            theirs.append(create_rate(workdir / f"bare-{round_number}", bare.facts["url"], {}))
         return ours, theirs
     finally:
         fake.stop()
@@ -157,6 +161,10 @@ def report_minute(workdir: Path, rate: float) -> tuple[float, float | None, int,
         lost = drain_figures["lost"] + drain_figures["missing_tickets"] + (drain_figures["extra_tickets"] or 0)
     backlog = int(summary["final"]["depth"]) if summary.get("final") else drain_figures["acknowledged"]
     return summary["achieved_per_second"]["delivered"] or 0.0, summary["lag_seconds"]["p95"], lost, backlog
+
+
+def per_second(rates: list[float]) -> str:
+    return ", ".join(f"{rate:,.0f}/s" for rate in rates)
 
 
 def verdict(met: bool) -> str:
@@ -200,14 +208,16 @@ def main() -> int:
     )
 
     print(f"  before ticket creation: {wait_for_quiet()}")
-    ours, theirs = compare_creation(workdir / "create")
+    rounds, bare_rounds = compare_creation(workdir / "create")
+    ours, theirs = max(rounds), max(bare_rounds)
     ratio = ours / theirs if theirs else 0.0
     ratio_met = ratio >= TARGETS["creation ratio"]
     print(
-        f"  ticket creation under locust ({CREATE_USERS} FastHttpUsers, no wait, {CREATE_SECONDS:g} s, best of"
+        f"  ticket creation under locust ({CREATE_USERS} FastHttpUsers, no wait, {CREATE_SECONDS:g} s a round, best of"
         f" {ROUNDS}): cwsim {ours:.0f}/s, bare Flask {theirs:.0f}/s, ratio {ratio:.2f}"
         f" (target >= {TARGETS['creation ratio']}) {verdict(ratio_met)}"
     )
+    print(f"    rounds: cwsim {per_second(rounds)}; bare Flask {per_second(bare_rounds)}")
     print(f"  load average after: {load_average()}")
     return 0 if alerts_met and lag_met and ratio_met else 1
 
