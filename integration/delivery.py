@@ -115,6 +115,8 @@ class AlertDeliverer:
                     raise ConnectWiseResting(pause)
                 made = self._ticket(delivery, alert, worker, mail)
             if mail_error is not None:
+                if made:  # recorded now: the retry must not depend on finding the ticket open again
+                    self.outbox.mark_created(delivery.id, worker, **made)
                 raise MailPending(str(mail_error))
             self.outbox.mark_done(delivery.id, worker, **made, **mail.take())
         except BaseException:

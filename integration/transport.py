@@ -170,6 +170,8 @@ class _DirectRoute:
         adapter = session.get_adapter(session.base_url)
         assert isinstance(adapter, HTTPAdapter)
         self.pool = adapter.get_connection_with_tls_context(probe, session.verify, None, session.cert)
+        # The CA bundle (certifi's, or the one `verify` names), which HTTPAdapter.send sets on every call.
+        adapter.cert_verify(self.pool, session.base_url, session.verify, session.cert)
         self.retries = adapter.max_retries
         self.headers = dict(probe.headers)
         scheme, netloc, *_ = urlsplit(session.base_url)
