@@ -76,6 +76,10 @@ def one_host_session(base_url: str, retry: transport.RetryPolicy | None = None) 
     return session
 
 
+def refuse(*args: Any, **kwargs: Any) -> None:
+    raise AssertionError("sent by requests' Session.request, not the direct route")
+
+
 CALLS = [
     ("GET", "apis/3.0/service/tickets", {"conditions": 'summary like "Backup é%" and id > 5', "pageSize": 2}, None),
     ("POST", "apis/3.0/service/tickets", None, {"summary": "Backup failed ✓", "company": {"id": 2}}),
@@ -89,8 +93,10 @@ def test_the_direct_route_sends_what_requests_sends(recorder: Recorder, method, 
     session = one_host_session(recorder.url + "/apis/3.0/")
     url = f"{recorder.url}/{path}"
     headers = {"X-Extra": "1", "Accept-Encoding": None}  # None drops a session header, as in requests
+    by_requests_path = session.request
+    session.request = refuse  # the direct route must not fall back to requests
     direct = transport.send(session, method, url, params=params, json=body, headers=headers)
-    assert session.direct_route() is not None
+    session.request = by_requests_path
     classic = session.request(method, url, params=params, json=body, headers=headers)
     by_direct, by_requests = recorder.seen
     assert by_direct == by_requests
@@ -103,6 +109,20 @@ def test_the_direct_route_sends_what_requests_sends(recorder: Recorder, method, 
         classic.url,
         classic.request.method,
     )
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["certifi", "a named bundle"])
+def test_an_https_route_trusts_the_bundle_requests_would(tmp_path, named: bool) -> None:
+    verify: bool | str = True
+    if named:
+        (tmp_path / "ca.pem").write_text("not read until a connection is made\n")
+        verify = str(tmp_path / "ca.pem")
+    session = one_host_session("https://api.invalid/apis/3.0/")
+    session.verify = verify
+    route = session.direct_route()
+    assert route is not None
+    expected = requests.utils.DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+    assert (route.pool.ca_certs, route.pool.cert_reqs) == (expected, "CERT_REQUIRED")
 
 
 def test_a_nan_in_the_body_is_refused_as_requests_refuses_it(recorder: Recorder) -> None:
