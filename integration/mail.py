@@ -18,9 +18,9 @@ import hashlib
 import logging
 import smtplib
 import threading
-from email.message import Message
+from email.message import EmailMessage, Message
 from email.mime.text import MIMEText
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 
 from .alerts import Alert
 from .holdback import EmailHoldback
@@ -54,10 +54,15 @@ def alert_subject(alert: Alert) -> str:
 def alert_message(alert: Alert, sender: str) -> Message:
     """The alert's email: plain UTF-8 text.
 
-    Built with the email package's compat32 classes rather than EmailMessage: those parse every
-    header they are given, which made the email the dearest part of an alert's first delivery.
+    Built with the email package's compat32 classes: EmailMessage parses every header it is
+    given, which made the email the dearest part of an alert's first delivery. An address or a
+    display name beyond ASCII needs EmailMessage's encoding (and SMTPUTF8), so it gets that.
     """
-    message = MIMEText(alert.description() + "\n", "plain", "utf-8")
+    if not all(address.isascii() for address in (sender, *alert.recipients)):
+        message: Message = EmailMessage()
+        message.set_content(alert.description() + "\n")
+    else:
+        message = MIMEText(alert.description() + "\n", "plain", "utf-8")
     message["From"] = sender
     message["To"] = ", ".join(alert.recipients)
     message["Subject"] = alert_subject(alert)
@@ -101,10 +106,10 @@ class AlertMailer:
         connection = getattr(self._local, "smtp", None)
         if connection is not None:
             try:
-                return connection.send_message(message, self.settings.sender, recipients)
+                return connection.send_message(message, parseaddr(self.settings.sender)[1], recipients)
             except smtplib.SMTPServerDisconnected:
                 self._drop_connection()  # an idle connection the server closed: one fresh try
-        return self._connect().send_message(message, self.settings.sender, recipients)
+        return self._connect().send_message(message, parseaddr(self.settings.sender)[1], recipients)
 
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -66,6 +68,20 @@ def test_an_email_s_message_id_is_the_same_for_the_same_event() -> None:
     first, again = alert_message(alert(), "noreply@x.example"), alert_message(alert(), "noreply@x.example")
     assert first["Message-ID"] == again["Message-ID"] and first["To"] == "backup-alerts@cwsim.example"
     assert first["Message-ID"] != alert_message(alert(eventId="other"), "noreply@x.example")["Message-ID"]
+
+
+def test_an_email_reads_back_the_same_whatever_its_characters() -> None:
+    """ASCII addresses take the quick compat32 message; any other address or name takes EmailMessage's encoding."""
+    cases = [
+        ("noreply@x.example", ["backup-alerts@cwsim.example"], "for DC01 on Zoë-siris (00012E78D555)"),
+        ("Zoë Alerts <noreply@x.example>", ["ops@x.example"], "Zoë-siris"),
+        ("noreply@x.example", ["zoë@exämple.example"], "Zoë-siris"),
+    ]
+    for sender, recipients, subject_part in cases:
+        message = alert_message(alert(recipients=recipients, deviceName="Zoë-siris"), sender)
+        back = email.message_from_bytes(message.as_bytes(policy=email.policy.SMTPUTF8), policy=email.policy.default)
+        assert (back["From"], back["To"]) == (sender, ", ".join(recipients))
+        assert subject_part in back["Subject"] and "Zoë-siris" in back.get_content()
 
 
 def mapping(**routes: str) -> DeviceMapping:
