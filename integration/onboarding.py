@@ -29,9 +29,11 @@ from .managed_devices import bill_customer_flag
 from .mapping_file import DEFAULT_CONTACT, Choices, MappingFile, MappingFileError, load_mapping_file
 from .onboarding_prompts import Prompts
 from .onboarding_records import BoardChoice, ChoiceError, Named, OnboardingRecords
+from .outbox import Outbox
 from .overage import device_family
 from .registry import DeviceMapping, DeviceRegistry, UnmatchedDevice, registry_path
 from .settings import Settings
+from .state_dir import StateDir
 from .typeahead import CompanyChoice, CompanyTypeahead, TypeaheadResult
 
 __all__ = [
@@ -508,8 +510,23 @@ def run_onboarding(
             report = onboarding.run()
     finally:
         registry.close()
+    if not dry_run:
+        _release_held_alerts(settings, report)
     report.bill_flag_source = source
     return report
+
+
+def _release_held_alerts(settings: Settings, report: OnboardingReport) -> None:
+    """The alerts held for the devices just mapped go now, not at the running service's next hold retry."""
+    mapped = [outcome.serial for outcome in report.outcomes if outcome.state == "onboarded"]
+    path = StateDir.of(settings.state_dir).outbox
+    if not mapped or not path.exists():
+        return
+    outbox = Outbox(path)
+    try:
+        outbox.release_held(mapped)
+    finally:
+        outbox.close()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,8 +21,19 @@ crashed worker's rows come back when it expires, or at once through `recover()`,
 `cwsim integration run` calls when it starts. Every transition is its own transaction and checks
 the caller still holds the claim.
 
-Beside its state, a row records what became of its email (`mail`: sent, held back, failed) and
-whether it is `held` (waiting for its device to be mapped to a company; still active).
+Beside its state, a row records what became of its email (`mail`: sent, held back, failed),
+whether it is `held` (its device was not mapped to a company when last tried) and whether it is
+`retrying` (its last try met a failure outside the integration: ConnectWise or the mail server).
+
+An event has two parts, ordered differently: its email waits for the earlier emails of its device
+and alert type (the hour's hold-back), its ticket part for the earlier events of its alert (a
+repeat's note never races the raise that opens the ticket). Behind an alert that is held, a later
+event is still taken for its email, then waits with the rest: an unmapped device's email is never
+held up by its ticket. What is active is, at any moment, one of (see `stats`):
+
+    todo      the integration's own work: being worked on, or ready for a worker
+    held      waiting for a person to map the device (or set up a board, status or type)
+    retrying  waiting for ConnectWise or the mail server to answer again, or behind an event that is
 """
 
 from __future__ import annotations
@@ -103,7 +114,12 @@ CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries (finished_at) WHERE
 CREATE INDEX IF NOT EXISTS deliveries_by_outcome ON deliveries (mail, state);
 """
 # Added after the first release: files written before them get the columns on open.
-_LATER_COLUMNS = {"mail": "TEXT", "held": "INTEGER NOT NULL DEFAULT 0", "mail_group": "TEXT NOT NULL DEFAULT ''"}
+_LATER_COLUMNS = {
+    "mail": "TEXT",
+    "held": "INTEGER NOT NULL DEFAULT 0",
+    "mail_group": "TEXT NOT NULL DEFAULT ''",
+    "retrying": "INTEGER NOT NULL DEFAULT 0",  # 1 while its last try met a failure outside the integration
+}
 # The claim asks, for each candidate, whether an earlier event of its alert is still active; this
 # index holds only active rows, so the answer costs a probe whatever the alert's history. Its WHERE
 # is the same text as the claim's, which is what lets SQLite use it.
@@ -131,16 +147,18 @@ _FROM: dict[str, tuple[str, ...]] = {
 # A worker takes the ready rows that have been due longest (a row put back by retry_later goes to
 # the back of the line, so rows failing again and again never starve the rest). An alert's later
 # events wait until its earlier ones are finished, so a repeat's note never races the raise that
-# opens the ticket; except that behind a held event (its device has no company yet) a later event
-# may still be taken once, for its email, and is then held itself. An event's email waits until the
-# earlier events of its device and alert type have decided theirs, so the hour's hold-back never
-# depends on which worker ran first. Events that can email nobody (a clear, no recipients) have no
-# mail group and wait for nobody's email.
+# opens the ticket; except that while an earlier event of the alert is held (its device has no
+# company yet), a later one whose email is undecided is taken for its email (it then waits with the
+# rest). That exception looks for *any* held earlier event, not the one just before it: an event
+# taken for its email and put back after a failure is not held itself, and must not stop the events
+# behind it from being emailed. An event's email waits until the earlier events of its device and
+# alert type have decided theirs, so the hour's hold-back never depends on which worker ran first.
+# Events that can email nobody (a clear, no recipients) have no mail group and wait for nobody's email.
+_EARLIER_ACTIVE = f"""SELECT 1 FROM deliveries AS earlier
+                       WHERE earlier.alert_key = d.alert_key AND earlier.id < d.id AND earlier.state IN ({_ACTIVE})"""
 _IN_ORDER = f"""
-          NOT EXISTS (SELECT 1 FROM deliveries AS earlier
-                       WHERE earlier.alert_key = d.alert_key AND earlier.id < d.id
-                         AND earlier.state IN ({_ACTIVE})
-                         AND NOT (earlier.held = 1 AND d.mail IS NULL))
+          (NOT EXISTS ({_EARLIER_ACTIVE})
+           OR (d.mail IS NULL AND d.mail_group != '' AND EXISTS ({_EARLIER_ACTIVE} AND earlier.held = 1)))
           AND (d.mail IS NOT NULL OR d.mail_group = ''
                OR NOT EXISTS (SELECT 1 FROM deliveries AS earlier
                                WHERE earlier.mail_group = d.mail_group AND earlier.id < d.id
@@ -158,12 +176,20 @@ UPDATE deliveries
         LIMIT :limit)
 RETURNING *
 """
-# Untried: being worked on now, or never tried although nothing holds it back. A test or scenario
-# that opens a fault window waits for this to reach 0, so every alert has met the fault at least once.
-_UNTRIED = f"""
-SELECT count(*) FROM deliveries AS d
- WHERE d.state IN ({_ACTIVE})
-   AND ((d.claimed_by IS NOT NULL AND d.lease_until > :now) OR (d.attempts = 0 AND {_IN_ORDER}))
+# The active rows split three ways (see the module's docstring). To do: being worked on now, or
+# ready for a worker by the order above and waiting for nothing outside: neither retrying, nor held
+# with its email decided. Held: not to do, and its device's mapping is what it waits for (it, or an
+# earlier event of its alert, is held and not retrying). Retrying: the rest.
+_SPLIT = f"""
+SELECT coalesce(sum(todo), 0), coalesce(sum(NOT todo AND waits_for_mapping), 0) FROM (
+  SELECT ((d.claimed_by IS NOT NULL AND d.lease_until > :now)
+          OR (d.retrying = 0 AND NOT (d.held = 1 AND (d.mail IS NOT NULL OR d.mail_group = '')) AND {_IN_ORDER})
+         ) AS todo,
+         ((d.held = 1 AND d.retrying = 0)
+          OR EXISTS ({_EARLIER_ACTIVE} AND earlier.held = 1 AND earlier.retrying = 0)
+         ) AS waits_for_mapping
+    FROM deliveries AS d
+   WHERE d.state IN ({_ACTIVE}))
 """
 
 
@@ -214,6 +240,7 @@ class Delivery:
     last_error: str | None
     mail: str | None = None
     held: bool = False
+    retrying: bool = False
 
     @property
     def needs_lookup(self) -> bool:
@@ -226,23 +253,31 @@ class Delivery:
         values.pop("mail_group", None)  # derived from the payload; only the claim's ordering reads it
         values["payload"] = orjson.loads(values["payload"])
         values["held"] = bool(values["held"])
+        values["retrying"] = bool(values["retrying"])
         return cls(**values)
 
 
 @dataclass(frozen=True)
 class OutboxStats:
-    """What `/status` reports: rows per state, the active depth, held rows, mail outcomes, and lag percentiles (s)."""
+    """What `/status` reports: rows per state, how the active ones split, mail outcomes, and lag percentiles (s).
+
+    The active rows (`depth`) are `todo + held + retrying`: the integration's own work, what waits
+    for a device to be mapped, and what waits for ConnectWise or the mail server to answer again.
+    """
 
     states: dict[str, int]
     lag: dict[str, float | None]
     held: int = 0
     mail: dict[str, int] = field(default_factory=dict)
-    pending: int = 0  # active rows with work to do now: not held with their email already decided
-    untried: int = 0  # active rows being worked on, or never tried though nothing holds them back
+    todo: int = 0
 
     @property
     def depth(self) -> int:
         return sum(self.states[state] for state in ACTIVE_STATES)
+
+    @property
+    def retrying(self) -> int:
+        return self.depth - self.todo - self.held
 
     @property
     def delivered(self) -> int:
@@ -478,29 +513,63 @@ class Outbox:
         """Given up on (a permanent error, or too many attempts); `requeue` brings it back."""
         self._move(delivery_id, worker, FAILED, error=error)
 
-    def retry_later(self, delivery_id: int, worker: str, error: str, delay: float) -> None:
-        """Keep the state, release the claim, and let no worker take it again for `delay` seconds."""
-        self._release(delivery_id, worker, delay, error, held=False)
+    def retry_later(self, delivery_id: int, worker: str, error: str, delay: float, *, outside: bool = True) -> None:
+        """Keep the state, release the claim, and let no worker take it again for `delay` seconds.
+
+        `outside`: the failure was ConnectWise's or the mail server's (the delivery counts as
+        retrying, not as the integration's own work, until it moves on or is tried again). Whether
+        its device is mapped is left as last known: the try may have failed before finding out.
+        """
+        self._release(delivery_id, worker, delay, error, held=None, retrying=outside)
 
     def hold(self, delivery_id: int, worker: str, reason: str, delay: float) -> None:
         """As retry_later, and count it as held (its device has no company yet) until it moves on."""
-        self._release(delivery_id, worker, delay, reason, held=True)
+        self._release(delivery_id, worker, delay, reason, held=True, retrying=False)
 
     def release(self, delivery_id: int, worker: str) -> None:
         """Give a claimed delivery back untouched (a worker stopping), for any worker to take at once."""
-        self._release(delivery_id, worker, 0.0, None, held=None)
+        self._release(delivery_id, worker, 0.0, None, held=None, retrying=None)
 
-    def _release(self, delivery_id: int, worker: str, delay: float, error: str | None, held: bool | None) -> None:
+    def _release(
+        self,
+        delivery_id: int,
+        worker: str,
+        delay: float,
+        error: str | None,
+        *,
+        held: bool | None,
+        retrying: bool | None,
+    ) -> None:
         now = self._clock()
         with self._statement() as connection:
             changed = connection.execute(
                 "UPDATE deliveries SET claimed_by = NULL, lease_until = NULL, not_before = ?,"
-                " last_error = coalesce(?, last_error), held = coalesce(?, held), updated_at = ?"
+                " last_error = coalesce(?, last_error), held = coalesce(?, held), retrying = coalesce(?, retrying),"
+                " updated_at = ?"
                 " WHERE id = ? AND claimed_by = ? AND state IN (?, ?, ?, ?)",
-                (now + delay, error, held, now, delivery_id, worker, *ACTIVE_STATES),
+                (now + delay, error, held, retrying, now, delivery_id, worker, *ACTIVE_STATES),
             ).rowcount
             if not changed:
                 raise self._why_not(connection, delivery_id, worker, "retry later")
+
+    def release_held(self, serials: Iterable[str]) -> int:
+        """These devices are mapped now: their held deliveries are due at once and no longer held.
+
+        Onboarding calls it (from its own process) for the devices it mapped, so their alerts go at
+        once rather than at the next hold retry, and no caller ever sees them held after onboarding
+        returned. Returns how many deliveries it released.
+        """
+        wanted = sorted({serial.upper() for serial in serials})
+        if not wanted:
+            return 0
+        now = self._clock()
+        with self._statement() as connection:
+            return connection.execute(
+                f"UPDATE deliveries SET held = 0, not_before = ?, updated_at = ?"
+                f" WHERE held = 1 AND state IN ({_ACTIVE})"
+                f" AND upper(json_extract(payload, '$.serialNumber')) IN ({', '.join('?' for _ in wanted)})",
+                (now, now, *wanted),
+            ).rowcount
 
     def mark_mail(self, delivery_id: int, worker: str, mail: str, error: str | None = None) -> None:
         """Record what became of the delivery's email (when no move records it), so a retry never sends it twice."""
@@ -549,7 +618,8 @@ class Outbox:
         with self._statement() as connection:
             changed = connection.execute(
                 f"UPDATE deliveries SET state = ?, ticket_id = coalesce(?, ticket_id), note_id = coalesce(?, note_id),"
-                f" last_error = coalesce(?, last_error), mail = coalesce(?, mail), updated_at = ?, held = 0,"
+                f" last_error = coalesce(?, last_error), mail = coalesce(?, mail), updated_at = ?,"
+                f" held = 0, retrying = 0,"
                 f" claimed_by = CASE WHEN ? THEN NULL ELSE claimed_by END,"
                 f" lease_until = CASE WHEN ? THEN NULL ELSE ? END,"
                 f" finished_at = CASE WHEN ? THEN ? ELSE NULL END"
@@ -596,9 +666,9 @@ class Outbox:
         return [Delivery.from_row(row) for row in rows]
 
     def stats(self, samples: int = LAG_SAMPLES) -> OutboxStats:
-        """Rows per state, held rows, mail outcomes, and the lag (intake to done) of the last `samples` deliveries.
+        """Rows per state, how the active ones split, mail outcomes, and the lag of the last `samples` deliveries.
 
-        Reads only indexes (state and mail; active rows), never the payloads.
+        Reads the state and mail index and the active rows, never the payloads.
         """
         connection = self._connection()
         counts: dict[str, int] = dict.fromkeys(STATES, 0)
@@ -609,18 +679,8 @@ class Outbox:
             counts[state] += count
             if outcome in mail:
                 mail[outcome] += count
-        # Held: every active event of an alert whose first active event is held (the rest wait behind it).
-        held = connection.execute(
-            f"SELECT count(*) FROM deliveries WHERE state IN ({_ACTIVE}) AND alert_key IN"
-            f" (SELECT alert_key FROM deliveries WHERE state IN ({_ACTIVE}) AND held = 1)"
-        ).fetchone()[0]
-        # Pending: what a drained outbox has none of. A held event whose email is decided only waits
-        # for its device to be mapped; everything else active still has work to do now.
-        pending = connection.execute(
-            f"SELECT count(*) FROM deliveries WHERE state IN ({_ACTIVE}) AND NOT (held = 1 AND mail IS NOT NULL)"
-        ).fetchone()[0]
-        untried = connection.execute(_UNTRIED, {"now": self._clock()}).fetchone()[0]
-        return OutboxStats(counts, _percentiles(self.lag_samples(samples)), held, mail, pending, untried)
+        todo, held = connection.execute(_SPLIT, {"now": self._clock()}).fetchone()
+        return OutboxStats(counts, _percentiles(self.lag_samples(samples)), held, mail, todo)
 
     def lag_samples(self, limit: int = LAG_SAMPLES) -> list[float]:
         """Seconds from intake to done of the last `limit` deliveries, newest first."""

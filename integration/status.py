@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .outbox import Outbox, OutboxStats
 
-__all__ = ["IntakeCounters", "StatusBoard"]
+__all__ = ["IntakeCounters", "StatusBoard", "caught_up", "drained"]
 
 CACHE_SECONDS = 0.5  # many pollers, one outbox query per half second
+
+
+# The two documented comparisons on the /status document (docs/integration.md, "Waiting for the
+# integration"); the scenario runner and the load runner use exactly these.
+
+
+def caught_up(status: Mapping[str, Any]) -> bool:
+    """Nothing is the integration's own to do: every event is finished, held, or retrying (`todo == 0`)."""
+    return status["todo"] == 0
+
+
+def drained(status: Mapping[str, Any]) -> bool:
+    """Everything that can go has gone: what is left waits for a device to be mapped (`depth == held`)."""
+    return status["depth"] == status["held"]
 
 
 @dataclass
@@ -89,9 +103,9 @@ class StatusBoard:
             "delivered": stats.delivered,
             "failed": stats.failed,
             "skipped": stats.states["skipped"],
+            "todo": stats.todo,
             "held": stats.held,
-            "pending": stats.pending,
-            "untried": stats.untried,
+            "retrying": stats.retrying,
             "mail": stats.mail,
             "lag_seconds": stats.lag,
             "workers": self.workers(),

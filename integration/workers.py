@@ -215,13 +215,15 @@ class DeliveryWorkers:
             reason = f"unexpected {type(error).__name__}: {error}"
             if delivery.attempts >= UNEXPECTED_ATTEMPTS:
                 self._settle(self.outbox.mark_failed, delivery, worker, reason)
-            else:
-                self._settle(self.outbox.retry_later, delivery, worker, reason, self._backoff(delivery))
+            else:  # our own failure, not ConnectWise's: it stays the integration's work to do
+                self._settle(self.outbox.retry_later, delivery, worker, reason, self._backoff(delivery), outside=False)
 
-    def _settle(self, move: Callable[..., None], delivery: Delivery, worker: str, *args: object) -> None:
+    def _settle(
+        self, move: Callable[..., None], delivery: Delivery, worker: str, *args: object, **kwargs: object
+    ) -> None:
         """Record the outcome; if even that fails, the lease brings the delivery back later."""
         try:
-            move(delivery.id, worker, *args)
+            move(delivery.id, worker, *args, **kwargs)
         except ClaimLost as error:
             log.warning("%s", error)
         except Exception:

@@ -40,6 +40,8 @@ class RunContext:
     renamed_companies: list[tuple[int, str, str]] = field(default_factory=list)
     login_inactive_windows: list[tuple[datetime, datetime | None]] = field(default_factory=list)
     aliases: dict[str, list[str]] = field(default_factory=dict)  # `alias: name` -> the devices first picked
+    # What a person does after reading onboarding's report: map the unmatched devices (the runner's).
+    map_unmatched: Callable[[], str] | None = None
 
     def pick(self, params: dict[str, Any], default: int = 1, agent: bool = False) -> list[str]:
         """The serials an action applies to: `serial`, `serials`, or `devices: N` picked with the seed
@@ -237,6 +239,15 @@ def rename_company(ctx: RunContext, params: dict[str, Any]) -> str:
     return f'company {company["id"]} renamed "{new_name}"'
 
 
+def map_unmatched(ctx: RunContext, params: dict[str, Any]) -> str:
+    """A person maps the devices onboarding could not match, late: `{}` (with `integration.mapUnmatched: false`).
+
+    Their held alerts go from then on; the devices join those later actions may pick."""
+    if ctx.map_unmatched is None:
+        raise ActionError("map_unmatched needs the scenario runner, which maps devices with a mapping file")
+    return ctx.map_unmatched()
+
+
 ACTIONS: dict[str, ActionFunction] = {
     "incident": incident,
     "alert_storm": alert_storm,
@@ -249,6 +260,7 @@ ACTIONS: dict[str, ActionFunction] = {
     "deactivate_login": deactivate_login,
     "reactivate_login": reactivate_login,
     "rename_company": rename_company,
+    "map_unmatched": map_unmatched,
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import requests
 
+from ..integration.status import drained
 from ..simulator.testing import Admin
 from .integration_process import RunningIntegration, run_command, write_settings
 from .load_payloads import LoadFleet, read_payloads, ticketing, write_payloads
@@ -252,7 +253,7 @@ def drain(stack: AlertStack, timeout: float) -> tuple[bool, float]:
     while True:
         if stack.integration.process.process.poll() is not None:
             raise ProcessFailed(f"the integration exited:\n{stack.integration.process.log()[-3000:]}")
-        if stack.status()["pending"] == 0:
+        if drained(stack.status()):
             return True, time.monotonic() - started
         if time.monotonic() - started > timeout:
             return False, time.monotonic() - started

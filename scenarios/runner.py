@@ -24,12 +24,13 @@ from typing import Any, TextIO
 
 import yaml
 
+from ..integration.status import caught_up, drained
 from ..simulator.atomic_files import write_json_atomically
 from ..simulator.clock import format_iso
 from ..simulator.pytest_plugin import ApiSession, basic_auth
 from ..simulator.testing import Admin
 from .actions import RunContext, act
-from .expectations import Evidence, Outcome, evaluate
+from .expectations import Evidence, Outcome, evaluate, mapped_serials
 from .integration_process import IntegrationFailed, RunningIntegration, run_command, write_settings
 from .processes import ManagedProcess, cwsim_command, start
 from .scenario import Scenario
@@ -131,7 +132,7 @@ class ScenarioRun:
             self.processes.append(integration.process)
             stack.callback(self._stop, integration.process)
             admin.fleet.send_alerts_to(integration.intake_url, batchSize=100)
-            context = self._context(admin, server)
+            context = self._context(admin, server, settings, command_log)
             self._drive(admin, integration, context, settings, command_log)
             self.evidence.status = integration.status()
             self.evidence.context = context
@@ -195,9 +196,14 @@ class ScenarioRun:
         self.evidence.onboarding = [report]
         unmatched = [device for device in report["devices"] if device["state"] == "unmatched"]
         self._note(f"onboarding: {report['counts']}")
-        if not unmatched or not self.scenario.integration["map_unmatched"]:
-            return
-        # What a person does after reading the report: map each unmatched client to its real company.
+        if unmatched and self.scenario.integration["map_unmatched"]:
+            self._note(self._map_unmatched(admin, settings, command_log))
+
+    def _map_unmatched(self, admin: Admin, settings: Path, command_log: Path) -> str:
+        """What a person does after reading the report: map each unmatched client to its real company."""
+        unmatched = [device for device in self.evidence.onboarding[-1]["devices"] if device["state"] == "unmatched"]
+        if not unmatched:
+            return "no device left to map"
         rows = {row["serialNumber"]: row for row in admin.fleet.devices()}
         mapping: dict[str, Any] = {"devices": {}}
         for device in unmatched:
@@ -207,14 +213,10 @@ class ScenarioRun:
         path.write_text(yaml.safe_dump(mapping, sort_keys=True))
         second = run_command(settings, "onboard", "--mapping", str(path), log=command_log, allowed_codes=(0, 1))
         self.evidence.onboarding.append(second)
-        self._note(f"onboarding with the mapping file: {second['counts']}")
+        return f"onboarding with the mapping file: {second['counts']}"
 
-    def _context(self, admin: Admin, server: ManagedProcess) -> RunContext:
-        mapped = [
-            device["serial"]
-            for device in self.evidence.onboarding[-1]["devices"]
-            if device["state"] in ("onboarded", "unchanged", "would change")
-        ]
+    def _context(self, admin: Admin, server: ManagedProcess, settings: Path, command_log: Path) -> RunContext:
+        mapped = sorted(mapped_serials(self.evidence))
         clock = {"now": self.scenario.start}
         context = RunContext(
             admin=admin,
@@ -224,6 +226,13 @@ class ScenarioRun:
             mapped_serials=mapped,
         )
         self._clock_box = clock
+
+        def map_late() -> str:
+            line = self._map_unmatched(admin, settings, command_log)
+            context.mapped_serials[:] = sorted(mapped_serials(self.evidence))
+            return line
+
+        context.map_unmatched = map_late
         return context
 
     def _member_session(self, server: ManagedProcess) -> ApiSession:
@@ -258,10 +267,8 @@ class ScenarioRun:
             now = target
             self._clock_box["now"] = now
             self._collect_events(admin)
-            if context.fault_window_open(now):
-                self._drain(integration, until="untried")  # every alert meets the fault before time moves on
-            else:
-                self._drain(integration)
+            # Inside a fault window every alert must meet the fault before time moves on; outside, be delivered.
+            self._drain(integration, caught_up if context.fault_window_open(now) else drained)
             while events and scenario.start + events[0]["at"] <= now:
                 event = events.pop(0)
                 self._note(f"{format_iso(now)} {event['action']}: {act(context, event['action'], event['params'])}")
@@ -269,7 +276,7 @@ class ScenarioRun:
                 self._bill(admin, now, settings, command_log, integration, context)
             self._progress(now)
         self._end_fault_windows(admin, context, now)
-        self._drain(integration)
+        self._drain(integration, drained)
         if self.options.progress is not None:
             self.options.progress.write("\n")
 
@@ -296,15 +303,16 @@ class ScenarioRun:
             context.fault_windows = [(start, min(end, now)) for start, end in context.fault_windows]
             self._note(f"{format_iso(now)} run ends: open faults lifted so waiting alerts drain")
 
-    def _drain(self, integration: RunningIntegration, until: str = "pending") -> None:
-        """Wait, with a deadline, until every alert the integration took is finished (`pending`), or,
-        inside a fault window, has at least been tried (`untried`)."""
+    def _drain(self, integration: RunningIntegration, done: Callable[[dict[str, Any]], bool]) -> None:
+        """Wait, with a deadline, until the integration's /status meets one of its documented conditions:
+        `caught_up` (what is left waits for a mapping or for a fault to end) or `drained` (what is left
+        waits for a mapping)."""
         deadline = time.monotonic() + self.options.drain_timeout
         while True:
             if integration.process.process.poll() is not None:
                 raise ScenarioAborted(f"the integration exited:\n{integration.process.log()[-3000:]}")
             status = integration.status()
-            if status[until] == 0:  # pending: all done, but for alerts held until their device is mapped
+            if done(status):
                 return
             if time.monotonic() > deadline:
                 raise ScenarioAborted(

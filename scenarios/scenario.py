@@ -16,6 +16,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from ..simulator.clock import parse_duration, parse_moment
 from ..simulator.located_yaml import LocatedYamlError, load_located, where_at
+from .actions import ACTIONS as ACTION_FUNCTIONS
 
 ROUTES = ["ticket", "email", "both", "none"]
 CHECKS = [
@@ -33,19 +34,7 @@ CHECKS = [
     "reopened_after_close",
     "faults_fired",
 ]
-ACTIONS = [
-    "incident",  # start a fleet incident (backup_failure, device_offline, site_power_loss, slow_uplink, ...)
-    "alert_storm",  # an incident on many devices at once
-    "device_silent",  # empty a device's alert email lists: it raises nothing
-    "usage",  # set a device's offsite usage (a surge before month end)
-    "fault",  # add a ConnectWise fault rule (docs/faults.md)
-    "clear_faults",
-    "close_tickets",  # a technician closes open tickets
-    "delete_configuration",
-    "deactivate_login",  # the integrator login is deactivated
-    "reactivate_login",
-    "rename_company",
-]
+ACTIONS = list(ACTION_FUNCTIONS)  # what a timeline may do: scenarios/actions.py, one home
 
 
 class ScenarioError(ValueError):

@@ -33,6 +33,7 @@ MISTAKES: dict[str, tuple[dict[str, str], str]] = {
     "screenshot-noise": ({"CWSIM_ALERTS_SCREENSHOT_EMAIL": "false"}, "emails"),
     "flapping-device": ({"CWSIM_ALERTS_CLOSE_ON_CLEAR": "true"}, "tickets"),
     "technician-closes": ({"CWSIM_ALERTS_CLOSE_ON_CLEAR": "true"}, "tickets"),
+    "late-onboarding": ({"CWSIM_ALERTS_AGENT_ROUTE": "email"}, "tickets"),
 }
 
 
