@@ -335,3 +335,32 @@ def test_the_command_reports_and_a_missing_configuration_type_stops_it(cwsim, tr
     settings.onboarding.configuration_type = "Datto Thing"
     status, out, err = run_main(settings)
     assert status == 1 and 'configuration type "Datto Thing" does not exist (there: "Datto Appliance")' in err
+
+
+def test_onboarding_releases_the_held_alerts_of_the_devices_it_maps_and_no_others(
+    cwsim, truth, settings, tmp_path: Path
+) -> None:
+    from cwsim.integration.outbox import AlertEvent, Outbox
+    from cwsim.integration.state_dir import StateDir
+
+    first = run_onboarding(settings, MappingFile())
+    identifiers = company_identifiers(cwsim)
+    mappable = next(o for o in first.unmatched if truth[o.serial]["matchedCompany"])
+    left = next(o for o in first.unmatched if o.serial != mappable.serial)
+    outbox = Outbox(StateDir.of(settings.state_dir).outbox)
+    try:
+        for serial in (mappable.serial, left.serial):
+            outbox.enqueue(AlertEvent(f"{serial}:k", "raise", {"serialNumber": serial.lower(), "recipients": []}))
+        for delivery in outbox.claim("w", limit=5):
+            outbox.hold(delivery.id, "w", "held: no company", 3600.0)  # not due for an hour
+        assert outbox.stats().held == 2 and outbox.claim("w", limit=5) == []
+
+        company = identifiers[truth[mappable.serial]["matchedCompany"]]
+        mapping_path = tmp_path / "mapping.yaml"
+        mapping_path.write_text(f"devices:\n  {mappable.serial}: {{company: {company}}}\n")
+        run_onboarding(settings, load_mapping_file(mapping_path))
+        (released,) = outbox.claim("w", limit=5)
+        assert released.alert_key == f"{mappable.serial}:k" and not released.held
+        assert outbox.stats().held == 1, "the device still unmapped keeps its alert held"
+    finally:
+        outbox.close()
