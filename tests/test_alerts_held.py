@@ -181,22 +181,25 @@ def run_the_reproduction(cwsim, admin, cw, tmp_path: Path, fault: dict[str, Any]
         wait_until(lambda: caught_up(status_of(service)), timeout, "the first day to be delivered or held")
         response = admin.post("faults", json=fault)
         assert response.status_code == 201, response.text
+        rule = response.json()["id"]
         busy_day(admin, mapped)  # the other devices' tickets meet the fault too (and open the breaker)
         advance(admin, "P1D")
         wait_until(lambda: caught_up(status_of(service)), timeout, "the second day to be tried")
         backup_failure(admin, unmapped, agents(unmapped)[1], attempts=40)
         advance(admin, "P1D")
+        fired = admin.get(f"faults/{rule}").json()["fired"]
         admin.delete("faults").raise_for_status()
         status = wait_until(lambda: (s := status_of(service)) and drained(s) and s, timeout, "all but the held to go")
         rows = service.outbox._connection().execute("SELECT * FROM deliveries ORDER BY id").fetchall()
     events = alert_events(admin)
-    return {"status": status, "rows": rows, "events": events, "unmapped": unmapped["serialNumber"]}
+    return {"status": status, "rows": rows, "events": events, "unmapped": unmapped["serialNumber"], "fired": fired}
 
 
 @pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
 def test_every_event_ends_delivered_or_held_and_every_email_goes(cwsim, admin, cw, tmp_path: Path, fault) -> None:
     run = run_the_reproduction(cwsim, admin, cw, tmp_path, fault, timeout=120)
     status, rows = run["status"], run["rows"]
+    assert run["fired"] >= 3, "the integration met the fault"
     theirs = [row for row in rows if run["unmapped"] in row["alert_key"]]
     assert len(theirs) >= 40, "the unmapped device raised and repeated its two alerts"
     assert status["todo"] == 0 and status["retrying"] == 0 and status["failed"] == 0
