@@ -222,19 +222,24 @@ def score(cw: requests.Session) -> Score:
     return Score(tickets, notes)
 
 
+def backup_failure(admin: requests.Session, device: dict[str, Any], agent: dict[str, Any], attempts: int) -> None:
+    """An agent's backups fail `attempts` times in a row (then succeed)."""
+    admin.post(
+        "fleet/incidents",
+        json={
+            "kind": "backup_failure",
+            "serialNumber": device["serialNumber"],
+            "volume": agent["volume"],
+            "attempts": attempts,
+        },
+    ).raise_for_status()
+
+
 def busy_day(admin: requests.Session, devices: list[dict[str, Any]]) -> None:
     """Backup failures on every agent, a device offline, a screenshot failure: about a hundred events in a day."""
     for device in devices:
         for agent in agents(device):
-            admin.post(
-                "fleet/incidents",
-                json={
-                    "kind": "backup_failure",
-                    "serialNumber": device["serialNumber"],
-                    "volume": agent["volume"],
-                    "attempts": 3,
-                },
-            ).raise_for_status()
+            backup_failure(admin, device, agent, attempts=3)
     admin.post(
         "fleet/incidents",
         json={"kind": "device_offline", "serialNumber": devices[-1]["serialNumber"], "duration": "PT2H"},

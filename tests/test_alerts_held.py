@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from cwsim.integration import outbox as outbox_module
 from cwsim.integration.outbox import ACTIVE_STATES, AlertEvent, Outbox
@@ -27,6 +26,7 @@ from .alertkit import (
     advance,
     agents,
     alert_events,
+    backup_failure,
     busy_day,
     integration,
     integration_settings,
@@ -150,18 +150,6 @@ FAULTS = {
         "effect": {"kind": "commit_then_fail", "status": 500},
     },
 }
-
-
-def backup_failure(admin: requests.Session, device: dict[str, Any], agent: dict[str, Any], attempts: int) -> None:
-    admin.post(
-        "fleet/incidents",
-        json={
-            "kind": "backup_failure",
-            "serialNumber": device["serialNumber"],
-            "volume": agent["volume"],
-            "attempts": attempts,
-        },
-    ).raise_for_status()
 
 
 def status_of(service: Any) -> dict[str, Any]:
