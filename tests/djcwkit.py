@@ -69,6 +69,19 @@ def find_python(candidates: list[str] | None = None) -> str | None:
     return None
 
 
+def pins(text: str) -> dict[str, str]:
+    """name -> version of a requirements file that pins everything with `==` (raises on anything else)."""
+    found = {}
+    for line in text.splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, separator, version = line.partition("==")
+            if not separator or not version or any(mark in line for mark in "<>~!;[ "):
+                raise ValueError(f"not an exact pin: {line!r}")
+            found[name.lower()] = version
+    return found
+
+
 def cache_root() -> Path:
     """$CWSIM_CACHE_DIR, else ~/.cache/cwsim (or under $XDG_CACHE_HOME)."""
     if os.environ.get("CWSIM_CACHE_DIR"):
@@ -145,7 +158,10 @@ def ensure_harness(python: str, root: Path | None = None) -> Harness:
             return harness
         shutil.rmtree(folder, ignore_errors=True)
         _check([python, "-m", "venv", str(folder)], "create the venv")
-        _check([str(harness.python), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)], "install the pins")
+        # --no-deps: only what the file pins is installed; pip check then says if a pin is missing.
+        install = [str(harness.python), "-m", "pip", "install", "--quiet", "--no-deps", "-r", str(REQUIREMENTS)]
+        _check(install, "install the pins")
+        _check([str(harness.python), "-m", "pip", "check"], "find every dependency pinned")
         environment = harness.environment(harness.template_database, _NO_FAKE)
         _check([str(harness.python), str(PROJECT / "manage.py"), "migrate", "--no-input"], "migrate", environment)
         (folder / STAMP).write_text(REQUIREMENTS.read_text())
@@ -218,4 +234,22 @@ def ratchet_problems(results: list[StepResult], known_gaps: Mapping[str, str]) -
         elif not result.synced:
             problems.append(result.describe())
     problems += [f"{step}: in KNOWN_GAPS but no such step ran" for step in known_gaps if step not in seen]
+    return problems
+
+
+UNSERVED = re.compile(r"^GET (?P<path>\S+) is not served")
+
+
+def stale_reasons(results: list[StepResult], known_gaps: Mapping[str, str]) -> list[str]:
+    """Gaps that say a path is not served while the step's error names no such path: the fake may
+    serve it now, and the step fails or stays empty for another reason the table should say."""
+    problems = []
+    for result in results:
+        match = UNSERVED.match(known_gaps.get(result.step, ""))
+        if match is not None:
+            pieces = [piece for piece in match["path"].split("{id}") if piece]
+            if result.error is None or not all(piece in result.error for piece in pieces):
+                problems.append(
+                    f"{result.step}: KNOWN_GAPS says {match['path']} is not served, but: {result.describe()}"
+                )
     return problems

@@ -20,6 +20,7 @@ import pytest
 from cwsim.simulator.pytest_plugin import Cwsim
 
 from .djcwkit import (
+    REQUIREMENTS,
     Harness,
     StepResult,
     ensure_harness,
@@ -27,7 +28,9 @@ from .djcwkit import (
     interpreter_candidates,
     parse_step,
     parse_steps,
+    pins,
     ratchet_problems,
+    stale_reasons,
 )
 
 # The steps that do not sync today, each with what the fake lacks (read from the step's error and
@@ -160,6 +163,7 @@ def sync(harness: Harness, cwsim: Cwsim, database: Path, steps: list[str]) -> li
     return parse_steps(run.stdout)
 
 
+@pytest.mark.slow
 def test_every_cwsync_step_syncs_or_is_a_known_gap(harness: Harness, cwsim: Cwsim, tmp_path: Path) -> None:
     seed_tickets(cwsim)
     results = sync(harness, cwsim, harness.fresh_database(tmp_path), [])
@@ -167,11 +171,13 @@ def test_every_cwsync_step_syncs_or_is_a_known_gap(harness: Harness, cwsim: Cwsi
     print(report)
     assert len(results) > 50, report
     assert ratchet_problems(results, KNOWN_GAPS) == [], report
+    assert stale_reasons(results, KNOWN_GAPS) == [], report
     # Negative control on the same results: forgetting any one known gap breaks the ratchet.
     for step in KNOWN_GAPS:
         assert ratchet_problems(results, {name: why for name, why in KNOWN_GAPS.items() if name != step})
 
 
+@pytest.mark.slow
 def test_its_ticket_create_update_and_close_path(harness: Harness, cwsim: Cwsim, tmp_path: Path) -> None:
     database = harness.fresh_database(tmp_path)
     needed = sync(harness, cwsim, database, ["member", "board", "board_status", "company"])
@@ -197,6 +203,7 @@ def test_its_ticket_create_update_and_close_path(harness: Harness, cwsim: Cwsim,
         assert report["stored_closed_flag"] is True
 
 
+@pytest.mark.slow
 def test_the_harness_reports_a_step_the_fake_fails(harness: Harness, cwsim: Cwsim, tmp_path: Path) -> None:
     rule = {"collection": "service/boards", "effect": {"kind": "status", "status": 400, "message": "harness fault"}}
     cwsim.admin().post("faults", json=rule).raise_for_status()
@@ -239,6 +246,19 @@ def test_the_ratchet_catches_a_failure_an_empty_step_a_fixed_gap_and_a_stale_gap
     assert ratchet_problems([board], {"nosuch": "n"}) == ["nosuch: in KNOWN_GAPS but no such step ran"]
 
 
+def test_a_gap_that_blames_an_unserved_path_must_still_fail_on_that_path() -> None:
+    team = StepResult("team", error="Resource not found: http://x/apis/3.0/service/boards/1/teams/?page=1")
+    reason = {"team": "GET service/boards/{id}/teams is not served by the fake"}
+    assert stale_reasons([team], reason) == []
+    served_but_empty = StepResult("team", created=0)
+    assert stale_reasons([served_but_empty], reason) == [
+        "team: KNOWN_GAPS says service/boards/{id}/teams is not served, but: team: created 0"
+    ]
+    other_path = StepResult("team", error="Resource not found: http://x/apis/3.0/service/priorities")
+    assert stale_reasons([other_path], reason) != []
+    assert stale_reasons([served_but_empty], {"team": "the tenant has no teams"}) == []
+
+
 def test_python_is_found_by_running_the_candidates(tmp_path: Path) -> None:
     def script(name: str, body: str) -> str:
         path = tmp_path / name
@@ -251,3 +271,12 @@ def test_python_is_found_by_running_the_candidates(tmp_path: Path) -> None:
     new = script("python3.13", "echo 3 13")
     assert find_python([shim, old, str(tmp_path / "missing"), new]) == new
     assert find_python([shim, old]) is None
+
+
+def test_the_requirements_pin_the_library_and_django_exactly() -> None:
+    pinned = pins(REQUIREMENTS.read_text())
+    assert pinned["django-connectwise"] == "1.31.0" and pinned["django"].startswith("5.2.")
+    with pytest.raises(ValueError, match="not an exact pin"):
+        pins("django>=5.2\n")
+    with pytest.raises(ValueError, match="not an exact pin"):
+        pins("requests\n")
