@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,12 +34,12 @@ FAILURE = re.compile(r"^Failed to sync (?P<label>.+?): (?P<error>.*)$", re.M)
 
 
 def interpreter_candidates() -> list[str]:
-    """Where a Python 3.12+ may be: pyenv's versions (newest first), then the names on PATH."""
+    """Where a Python 3.12+ may be: this one, pyenv's versions (newest first), then the names on PATH."""
     pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
     versions = glob.glob(os.path.join(pyenv_root, "versions", "3.*", "bin", "python"))
     versions.sort(key=lambda path: _version_key(Path(path).parent.parent.name), reverse=True)
     on_path = [shutil.which(name) for name in ("python3.14", "python3.13", "python3.12", "python3")]
-    return [*versions, *(path for path in on_path if path)]
+    return [sys.executable, *versions, *(path for path in on_path if path)]
 
 
 def _version_key(name: str) -> tuple[int, ...]:
@@ -54,10 +55,10 @@ def interpreter_version(path: str) -> tuple[int, int] | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if result.returncode != 0:
+    parts = result.stdout.split()
+    if result.returncode != 0 or len(parts) != 2 or not all(part.isdigit() for part in parts):
         return None
-    major, minor = (int(part) for part in result.stdout.split())
-    return major, minor
+    return int(parts[0]), int(parts[1])
 
 
 def find_python(candidates: list[str] | None = None) -> str | None:

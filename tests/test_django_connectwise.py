@@ -269,7 +269,8 @@ def test_python_is_found_by_running_the_candidates(tmp_path: Path) -> None:
     shim = script("python3.12", 'echo "pyenv: python3.12: command not found" >&2; exit 127')
     old = script("python3.11", "echo 3 11")
     new = script("python3.13", "echo 3 13")
-    assert find_python([shim, old, str(tmp_path / "missing"), new]) == new
+    garbled = script("python3.14", "echo Python 3.14")
+    assert find_python([shim, old, str(tmp_path / "missing"), garbled, new]) == new
     assert find_python([shim, old]) is None
 
 
