@@ -31,7 +31,7 @@ TOO_MANY_REQUESTS = 429
 
 
 # delta-seconds (RFC 9110 says whole seconds; a decimal is read too, as it is unambiguous)
-_DELTA_SECONDS = re.compile(r"\s*(\d+(?:\.\d+)?)\s*")
+_DELTA_SECONDS = re.compile(r"[ \t]*([0-9]+(?:\.[0-9]+)?)[ \t]*")
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

@@ -41,6 +41,7 @@ CASES: list[tuple[str | None, float | None]] = [
     ("soon", None),
     ("-5", None),
     ("7 seconds", None),
+    ("\u0667", None),  # an Arabic-Indic seven: float() would take it, a header may not
 ]
 
 

@@ -170,8 +170,8 @@ class HttpSink(_Counted):
     The queue holds at most `queue_size` events: `deliver` waits up to `put_timeout` seconds for
     room, then counts what still does not fit as dropped. A batch is retried on connection errors,
     timeouts, 429 and 5xx (up to `max_attempts`, backing off exponentially and honouring
-    Retry-After, seconds or an HTTP-date, up to `backoff_max`); any other answer, or running out of attempts, counts its
-    events as failed. Any 2xx acknowledges the batch.
+    Retry-After, seconds or an HTTP-date, up to `backoff_max`); any other answer, or running out
+    of attempts, counts its events as failed. Any 2xx acknowledges the batch.
     """
 
     kind = "http"
@@ -315,7 +315,7 @@ class HttpSink(_Counted):
 
 
 # delta-seconds (RFC 9110 says whole seconds; a decimal is read too, as it is unambiguous)
-_DELTA_SECONDS = re.compile(r"\s*(\d+(?:\.\d+)?)\s*")
+_DELTA_SECONDS = re.compile(r"[ \t]*([0-9]+(?:\.[0-9]+)?)[ \t]*")
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
