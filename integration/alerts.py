@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .alert_kind import alert_type, device_serial
 from .outbox import AlertEvent
 
 __all__ = ["Alert", "alert_event", "parse_moment"]
@@ -52,7 +53,7 @@ class Alert:
 
     @property
     def serial(self) -> str:
-        return str(self.payload["serialNumber"]).upper()
+        return device_serial(self.payload)
 
     @property
     def category(self) -> str:
@@ -72,7 +73,8 @@ class Alert:
 
     @property
     def alert_type(self) -> str:
-        return str(self.payload.get("alertType") or self.payload.get("code") or self.label)
+        """The type its email hold-back and mail order go by (`alert_kind.alert_type`)."""
+        return alert_type(self.payload)
 
     @property
     def severity(self) -> str:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .settings import SettingsError, load_settings
+from .settings import SettingsError, load_settings, unknown_variable_warnings
 
 # subcommand -> (module, one-line help). A module exposes `add_arguments(parser)` and
 # `main(args, settings) -> int`.
@@ -47,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(arguments)
+    for line in unknown_variable_warnings():
+        print(f"cwsim-integration: warning: {line}", file=sys.stderr)
     try:
         settings = load_settings(args.settings)
     except SettingsError as error:

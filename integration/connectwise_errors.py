@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from .transport import retry_after_seconds
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -134,13 +136,8 @@ def error_from_response(response: requests.Response, method: str) -> ConnectWise
         errors=errors,
         method=method,
         url=response.url,
-        retry_after=_retry_after(response),
+        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
     )
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = (response.headers.get("Retry-After") or "").strip()
-    return float(value) if value.isdigit() else None
 
 
 # What requests raises when no whole answer came back: no connection, a timeout, or an answer cut

@@ -49,6 +49,7 @@ from typing import Any
 
 import orjson
 
+from .alert_kind import alert_type, device_serial
 from .sqlite_connections import ConnectionPerThread
 
 __all__ = [
@@ -214,8 +215,7 @@ class AlertEvent:
         payload = self.payload
         if self.event == "clear" or not payload.get("recipients"):
             return ""
-        kind = payload.get("alertType") or payload.get("code") or payload.get("type") or self.alert_key
-        return f"{payload.get('serialNumber', '')}:{kind}"
+        return f"{device_serial(payload)}:{alert_type(payload)}"  # the email hold-back's key, exactly
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@ and only `reveal()` gives the real text.
 
 from __future__ import annotations
 
+import difflib
+import hmac
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -17,10 +19,44 @@ import yaml
 
 ROUTES = ("ticket", "email", "both", "none")
 ENV_PREFIX = "CWSIM_"
+# `CWSIM_` variables that are not settings of the integration, read by the rest of cwsim; they
+# are known, so a shell that sets them for `cwsim serve` or a load test draws no warning here.
+OTHER_VARIABLES = {
+    "CWSIM_ADMIN_TOKEN": "`cwsim serve --admin-token` and the alert load test",
+    "CWSIM_READY_FILE": "where a project's own tests find `cwsim serve`'s ready file (README)",
+    "CWSIM_CW_COMPANY": "the ConnectWise load test",
+    "CWSIM_CW_PUBLIC_KEY": "the ConnectWise load test",
+    "CWSIM_CW_PRIVATE_KEY": "the ConnectWise load test",
+    "CWSIM_CW_CLIENT_ID": "the ConnectWise load test",
+    "CWSIM_LOAD_PAYLOADS": "the alert load test",
+    "CWSIM_LOAD_SIM_URL": "the alert load test",
+    "CWSIM_CHROMIUM": "cwsim's own dashboard browser test",
+    "CWSIM_DASHBOARD_SCREENSHOT": "cwsim's own dashboard browser test",
+}
 
 
-class Secret(str):
-    """A string that never shows itself by accident."""
+class Secret:
+    """Text that never shows itself by accident; only `reveal()` gives it.
+
+    Not a `str`: a `str` subclass hands its text to `+`, `json.dumps`, orjson, slicing and every
+    string method. This shows `***` in `str`, `repr`, f-strings and `%`; concatenation, JSON and
+    pickling refuse it; it compares equal only to a `Secret` with the same text.
+    """
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str | Secret = "") -> None:
+        if isinstance(text, Secret):
+            text = text.reveal()
+        if not isinstance(text, str):
+            raise TypeError(f"a Secret holds text, not {type(text).__name__}")
+        object.__setattr__(self, "_text", text)
+
+    def reveal(self) -> str:
+        return self._text
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a Secret cannot be changed")
 
     def __repr__(self) -> str:
         return "Secret('***')"
@@ -31,8 +67,25 @@ class Secret(str):
     def __format__(self, spec: str) -> str:
         return "***"
 
-    def reveal(self) -> str:
-        return str.__str__(self)
+    def __bool__(self) -> bool:
+        return bool(self._text)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._text.encode(), other._text.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._text))
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("a Secret is not pickled (that would write its text out); pickle secret.reveal() on purpose")
+
+    def __copy__(self) -> Secret:
+        return self  # immutable
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
 
 
 NO_SECRET = Secret("")
@@ -203,7 +256,8 @@ def _apply(target: Any, values: Mapping[str, Any], where: str) -> None:
     known = {f.name for f in fields(target)}
     for name, value in values.items():
         if name not in known:
-            raise SettingsError(f"{where}{name}: unknown setting (known: {', '.join(sorted(known))})")
+            hint = did_you_mean(str(name), known)
+            raise SettingsError(f"{where}{name}: unknown setting{hint} (known: {', '.join(sorted(known))})")
         current = getattr(target, name)
         if is_dataclass(current):
             if not isinstance(value, Mapping):
@@ -213,18 +267,47 @@ def _apply(target: Any, values: Mapping[str, Any], where: str) -> None:
             setattr(target, name, _coerce(value, hints[name], f"{where}{name}"))
 
 
-def _from_environment(settings: Settings, environ: Mapping[str, str]) -> None:
+def _setting_variables(settings: Settings) -> dict[str, tuple[Any, str, str]]:
+    """`CWSIM_SECTION_NAME` -> (the object holding the setting, its name, where an error says it is)."""
+    found: dict[str, tuple[Any, str, str]] = {}
     for section in fields(settings):
         group = getattr(settings, section.name)
         if not is_dataclass(group):
-            variable = f"{ENV_PREFIX}{section.name.upper()}"
-            if variable in environ:
-                _apply(settings, {section.name: environ[variable]}, "")
+            found[f"{ENV_PREFIX}{section.name.upper()}"] = (settings, section.name, "")
             continue
         for item in fields(group):
             variable = f"{ENV_PREFIX}{section.name.upper()}_{item.name.upper()}"
-            if variable in environ:
-                _apply(group, {item.name: environ[variable]}, f"{variable} -> {section.name}.")
+            found[variable] = (group, item.name, f"{variable} -> {section.name}.")
+    return found
+
+
+def _from_environment(settings: Settings, environ: Mapping[str, str]) -> None:
+    for variable, (target, name, where) in _setting_variables(settings).items():
+        if variable in environ:
+            _apply(target, {name: environ[variable]}, where)
+
+
+def known_variables() -> set[str]:
+    """Every `CWSIM_` variable cwsim reads: the settings' and `OTHER_VARIABLES`."""
+    return set(_setting_variables(Settings())) | set(OTHER_VARIABLES)
+
+
+def unknown_variable_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A line for each `CWSIM_` variable set that nothing reads (a typo, most likely), naming the nearest known one."""
+    environ = os.environ if environ is None else environ
+    known = known_variables()
+    lines = []
+    for variable in sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in known):
+        hint = did_you_mean(variable, known, ENV_PREFIX)
+        lines.append(f"{variable} is not a variable cwsim reads (ignored){hint}")
+    return lines
+
+
+def did_you_mean(given: str, known: Iterable[str], prefix: str = "") -> str:
+    """`; did you mean "X"?` for the nearest of `known` (compared without their shared `prefix`), or ""."""
+    by_key = {name.removeprefix(prefix).casefold(): name for name in known}
+    close = difflib.get_close_matches(given.removeprefix(prefix).casefold(), list(by_key), n=1, cutoff=0.6)
+    return f'; did you mean "{by_key[close[0]]}"?' if close else ""
 
 
 def _validate(settings: Settings) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import email.utils
+import re
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -25,6 +28,30 @@ DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds, as requests takes them
 REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 TOO_MANY_REQUESTS = 429
+
+
+# delta-seconds (RFC 9110 says whole seconds; a decimal is read too, as it is unambiguous)
+_DELTA_SECONDS = re.compile(r"[ \t]*([0-9]+(?:\.[0-9]+)?)[ \t]*")
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """A `Retry-After` header's wait in seconds, as delta-seconds or an HTTP-date; None when absent or unreadable.
+
+    A date in the past waits 0 s; `now` (default: the wall clock) is what the date is measured from.
+    """
+    if value is None:
+        return None
+    match = _DELTA_SECONDS.fullmatch(value)
+    if match:
+        return float(match[1])
+    try:
+        moment = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # `-0000`: UTC by RFC 5322
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
 
 # Per call, a caller may say its request is (or is not) safe to repeat, overriding the method's
 # default: a JSON Patch of plain `replace` operations is, a POST that only searches is. A context
@@ -77,8 +104,10 @@ class RetryPolicy(Retry):
             return True
         return super().is_retry(method, status_code, has_retry_after)
 
-    def parse_retry_after(self, retry_after: str) -> float:
-        return min(super().parse_retry_after(retry_after), self.retry_after_cap)
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        """The answer's `Retry-After` (`retry_after_seconds`), capped; None (so: the backoff) when unreadable."""
+        seconds = retry_after_seconds(response.headers.get("Retry-After"))
+        return None if seconds is None else min(seconds, self.retry_after_cap)
 
 
 def retry_policy(

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..simulator.clock import format_iso, parse_duration
+from ..simulator.datto.simulation import ASSET_INCIDENTS
 from ..simulator.pytest_plugin import ApiSession
 from ..simulator.testing import Admin, AdminError
 
@@ -73,7 +74,8 @@ class RunContext:
                 and rows[serial]["inService"]
             ]
         if agent:
-            candidates = [serial for serial in candidates if _active_agent(self, serial) is not None]
+            kind = params.get("kind")
+            candidates = [serial for serial in candidates if _active_agent(self, serial, kind) is not None]
         count = int(params.get("devices", default))
         if count > len(candidates):
             raise ActionError(f"asked for {count} devices, only {len(candidates)} onboarded ones qualify")
@@ -93,24 +95,24 @@ def incident(ctx: RunContext, params: dict[str, Any]) -> str:
     asset_incident = kind in ASSET_INCIDENTS and "volume" not in detail
     serials = ctx.pick(params, agent=asset_incident)
     for serial in serials:
-        volume = {"volume": _first_agent_volume(ctx, serial)} if asset_incident else {}
+        volume = {"volume": _first_agent_volume(ctx, serial, kind)} if asset_incident else {}
         ctx.admin.fleet.incident(kind, serial, **detail, **volume)
     return f"{kind} on {len(serials)} device(s)"
 
 
-ASSET_INCIDENTS = {"backup_failure", "screenshot_failure", "encrypted_agent_locked", "ransomware", "offsite_behind"}
-
-
-def _active_agent(ctx: RunContext, serial: str) -> str | None:
+def _active_agent(ctx: RunContext, serial: str, kind: str | None = None) -> str | None:
+    """The device's first active agent (one that takes screenshots, for a screenshot incident)."""
     assets = ctx.admin.fleet.device(serial).get("assets", [])
     active = [a for a in assets if a.get("type") == "agent" and not a.get("paused") and not a.get("archived")]
+    if kind == "screenshot_failure":
+        active = [a for a in active if a.get("screenshots")]
     return active[0]["volume"] if active else None
 
 
-def _first_agent_volume(ctx: RunContext, serial: str) -> str:
-    volume = _active_agent(ctx, serial)
+def _first_agent_volume(ctx: RunContext, serial: str, kind: str) -> str:
+    volume = _active_agent(ctx, serial, kind)
     if volume is None:
-        raise ActionError(f"device {serial} has no active agent for an asset incident")
+        raise ActionError(f"device {serial} has no active agent for a {kind} incident")
     return volume
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from cwsim.simulator import http_framing
 from cwsim.simulator.http_framing import Unframed, response_size, take_request
 from cwsim.simulator.pytest_plugin import Cwsim
 
@@ -108,16 +109,71 @@ def test_connection_rules_never_touch_requests_straight_to_the_server(cwsim: Cws
     assert proxied_admin.status_code == 200, "the admin API is never faulted, not even through the proxy"
 
 
+RESET_TICKET_POSTS = {
+    "method": "POST",
+    "collection": "service/tickets",
+    "effect": {"kind": "connection_reset", "at": "request"},
+}
+
+
+def chunked_ticket():
+    """A body requests sends with `Transfer-Encoding: chunked` (a generator has no length)."""
+    yield b'{"summary": "chunked", '
+    yield b'"company": {"id": 1}}'
+
+
+def post_chunked(cwsim: Cwsim, headers: dict[str, str] | None = None) -> requests.Response:
+    with cwsim.session(through_fault_proxy=True) as api:
+        return api.post(
+            "service/tickets", data=chunked_ticket(), headers={"Content-Type": "application/json", **(headers or {})}
+        )
+
+
+def test_a_chunked_request_meets_the_connection_rules(cwsim: Cwsim) -> None:
+    add(cwsim, RESET_TICKET_POSTS)
+    with pytest.raises(requests.ConnectionError):
+        post_chunked(cwsim)
+    assert ticket_count(cwsim) == 0
+    [lost] = cwsim.admin().get("requests", params={"status": 0}).json()
+    assert lost["method"] == "POST" and lost["body"] == {"summary": "chunked", "company": {"id": 1}}, "decoded"
+
+
+def test_negative_control_unframed_chunked_requests_skipped_the_rules(
+    cwsim: Cwsim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def old_rule(head: http_framing.Head) -> bool:
+        if head.header("transfer-encoding") is not None:
+            raise Unframed("chunked or encoded body")
+        return False
+
+    monkeypatch.setattr(http_framing, "is_chunked", old_rule)  # the parser as it was
+    add(cwsim, RESET_TICKET_POSTS)
+    assert post_chunked(cwsim).status_code == 201, "relayed raw, never faulted"
+    assert ticket_count(cwsim) == 1
+
+
+def test_a_rule_that_reads_the_body_sees_a_chunked_request_s_payload(cwsim: Cwsim) -> None:
+    trigger = {"on": "ticket_for_company", "company": 1, "nth": 1}
+    add(cwsim, {"trigger": trigger, "effect": {"kind": "connection_reset", "at": "request"}})
+    with pytest.raises(requests.ConnectionError):
+        post_chunked(cwsim)
+    assert ticket_count(cwsim) == 0
+    assert post_chunked(cwsim).status_code == 201, "it fired once"
+
+
+def test_a_chunked_request_and_its_answer_pass_whole_on_a_kept_alive_connection(cwsim: Cwsim) -> None:
+    with cwsim.session(through_fault_proxy=True) as api:
+        for _ in range(3):
+            created = api.post("service/tickets", data=chunked_ticket(), headers={"Content-Type": "application/json"})
+            assert created.status_code == 201 and created.json()["summary"] == "chunked"
+            assert api.get(f"service/tickets/{created.json()['id']}").status_code == 200
+    assert ticket_count(cwsim) == 3
+
+
 def test_a_request_the_parser_cannot_frame_is_relayed_unchanged_never_faulted(cwsim: Cwsim) -> None:
     add(cwsim, {"method": "POST", "effect": {"kind": "connection_reset", "at": "request"}})
-
-    def chunks():
-        yield b'{"summary": "chunked", '
-        yield b'"company": {"id": 1}}'
-
-    with cwsim.session(through_fault_proxy=True) as api:
-        response = api.post("service/tickets", data=chunks(), headers={"Content-Type": "application/json"})
-    assert response.status_code == 201, "Transfer-Encoding: chunked is not framed, so it is relayed as it came"
+    response = post_chunked(cwsim, {"Upgrade": "h2c"})
+    assert response.status_code == 201, "an Upgrade is not framed, so it is relayed as it came"
     assert ticket_count(cwsim) == 1
 
 
@@ -139,7 +195,12 @@ def test_pipelined_requests_are_taken_one_at_a_time() -> None:
 @pytest.mark.parametrize(
     "head",
     [
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n800001\r\n",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nno colon\r\n\r\n",
         b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
         b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
         b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
@@ -162,3 +223,30 @@ def test_response_sizes() -> None:
     assert response_size(b"HTTP/1.1 200 OK\r\nContent-", "GET") is None
     with pytest.raises(Unframed):
         response_size(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", "GET")
+
+
+CHUNKED = (
+    b"POST /t?x=1 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n"
+    b"5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: 1\r\n\r\n"
+)
+
+
+def test_a_chunked_request_is_framed_with_its_payload() -> None:
+    buffer = bytearray(CHUNKED + b"GET /next HTTP/1.1\r\n\r\n")
+    frame = take_request(buffer)
+    assert frame is not None
+    assert (frame.method, frame.path, frame.query, frame.body) == ("POST", "/t", "x=1", b"hello world")
+    assert frame.raw == CHUNKED, "relayed exactly as it came"
+    after = take_request(buffer)
+    assert after is not None and after.path == "/next" and buffer == bytearray()
+
+
+def test_a_chunked_request_is_not_taken_before_its_last_byte() -> None:
+    for cut in range(len(CHUNKED)):
+        assert take_request(bytearray(CHUNKED[:cut])) is None, cut
+
+
+def test_chunked_response_sizes() -> None:
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    assert response_size(answer + b"HTTP/1.1 204", "GET") == len(answer)
+    assert response_size(answer[:-1], "GET") is None

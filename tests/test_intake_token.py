@@ -116,5 +116,5 @@ def test_cwsims_own_runs_ignore_an_exported_token(
     finally:
         integration.stop()
     no_token = {key: value for key, value in os.environ.items() if key != "CWSIM_INTAKE_TOKEN"}
-    assert load_settings(None, environ=no_token).intake.token == ""  # negative control: the variable is read
-    assert load_settings(None, environ={**no_token, "CWSIM_INTAKE_TOKEN": TOKEN}).intake.token == TOKEN
+    assert load_settings(None, environ=no_token).intake.token.reveal() == ""  # negative control: the variable is read
+    assert load_settings(None, environ={**no_token, "CWSIM_INTAKE_TOKEN": TOKEN}).intake.token.reveal() == TOKEN

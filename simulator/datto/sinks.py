@@ -6,11 +6,14 @@ could not (a full queue, a failed delivery, a callback that raised), and says so
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -167,8 +170,8 @@ class HttpSink(_Counted):
     The queue holds at most `queue_size` events: `deliver` waits up to `put_timeout` seconds for
     room, then counts what still does not fit as dropped. A batch is retried on connection errors,
     timeouts, 429 and 5xx (up to `max_attempts`, backing off exponentially and honouring
-    Retry-After up to `backoff_max`); any other answer, or running out of attempts, counts its
-    events as failed. Any 2xx acknowledges the batch.
+    Retry-After, seconds or an HTTP-date, up to `backoff_max`); any other answer, or running out
+    of attempts, counts its events as failed. Any 2xx acknowledges the batch.
     """
 
     kind = "http"
@@ -303,7 +306,7 @@ class HttpSink(_Counted):
                 error = f"HTTP {response.status_code} from {self.url}: {response.text[:200]}"
                 if response.status_code != 429 and response.status_code < 500:
                     return error  # the receiver rejected these events: sending them again will not help
-                delay = _retry_after(response.headers.get("Retry-After"))
+                delay = retry_after_seconds(response.headers.get("Retry-After"))
             if attempt + 1 < self.max_attempts:
                 wait = min(self.backoff_max, delay if delay is not None else self.backoff * 2**attempt)
                 if self.closing.wait(wait):
@@ -311,10 +314,24 @@ class HttpSink(_Counted):
         return f"{error} (gave up after {self.max_attempts} attempts)"
 
 
-def _retry_after(value: str | None) -> float | None:
+# delta-seconds (RFC 9110 says whole seconds; a decimal is read too, as it is unambiguous)
+_DELTA_SECONDS = re.compile(r"[ \t]*([0-9]+(?:\.[0-9]+)?)[ \t]*")
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """A `Retry-After` header's wait in seconds, as delta-seconds or an HTTP-date; None when absent or unreadable.
+
+    A date in the past waits 0 s; `now` (default: the wall clock) is what the date is measured from.
+    """
     if value is None:
         return None
+    match = _DELTA_SECONDS.fullmatch(value)
+    if match:
+        return float(match[1])
     try:
-        return max(0.0, float(value))
-    except ValueError:
+        moment = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
         return None
+    if moment.tzinfo is None:  # `-0000`: UTC by RFC 5322
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
