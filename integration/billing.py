@@ -14,7 +14,9 @@ device); `overage.py` holds the arithmetic. For each onboarded device on a plan 
 - when nothing is owed, an uninvoiced addition is cancelled (`cancelledDate` = its effective
   date); owed again later that month, it is revived.
 
-`MonthEndBilling` is what a long-running service calls: it bills each month once, after it ends.
+Every run that writes holds the billing record's lock (`billing_record.py`), and a month that
+has ended and settled for every device is recorded there, shared with the running service's
+month-end billing (`month_end.py`).
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
+from .billing_record import BillingBusy, BillingRecord
 from .conditions import where
 from .connections import integrator_client, portal_client
 from .connectwise import ConnectWiseClient, ConnectWiseError, InvalidObject, NotFound
@@ -37,6 +39,7 @@ from .overage import (
     check_plan_table,
     device_family,
     format_bytes,
+    month_end,
     month_just_ended,
     overage_units,
     parse_month,
@@ -46,10 +49,20 @@ from .overage import (
 )
 from .registry import DeviceMapping, DeviceRegistry, registry_path
 from .settings import Settings
+from .state_dir import StateDir
 
-__all__ = ["BilledDevice", "BillingReport", "MonthEndBilling", "OverageBilling", "add_arguments", "bill_month", "main"]
+__all__ = [
+    "BilledDevice",
+    "BillingError",
+    "BillingReport",
+    "OverageBilling",
+    "add_arguments",
+    "bill_and_record",
+    "bill_month",
+    "main",
+]
 
-STATE_FILE = "billing.json"
+BILL_COMMAND_WAIT_SECONDS = 600.0  # how long `bill` waits for a run in progress (the service's, at month end)
 DESCRIPTION = "Datto offsite overage"
 MARKS = {
     "added": "+",
@@ -424,40 +437,28 @@ def bill_month(
             portal.close()
 
 
-class MonthEndBilling:
-    """Bills each month once, after it ends, by the wall clock; remembers the months done in the state folder.
+def bill_and_record(
+    settings: Settings,
+    month: date,
+    *,
+    by: str,
+    now: datetime,
+    wait_seconds: float,
+    only_if_unbilled: bool = False,
+    bill: Callable[[Settings, date], BillingReport] = bill_month,
+) -> BillingReport | None:
+    """Bill `month` holding the billing record's lock; record it billed once every device settled, if it has ended.
 
-    A service calls `run_if_due()` now and then (say each hour). Billing is idempotent anyway, so a
-    month billed twice (the file lost) changes nothing.
+    A month billed before it ends is not recorded: its usage may still grow, so month end bills it
+    again. `only_if_unbilled` (the service) returns None when a run recorded the month meanwhile.
     """
-
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.path = Path(settings.state_dir) / STATE_FILE
-
-    def billed(self) -> set[str]:
-        try:
-            return set(json.loads(self.path.read_text()).get("billed", []))
-        except (OSError, ValueError):
-            return set()
-
-    def due(self) -> date | None:
-        """The month that has just ended, unless it was billed already."""
-        month = month_just_ended(self.clock())
-        return None if f"{month:%Y-%m}" in self.billed() else month
-
-    def run_if_due(self) -> BillingReport | None:
-        month = self.due()
-        if month is None:
+    record = BillingRecord(StateDir.of(settings.state_dir).billing)
+    with record.claim(wait_seconds) as claim:
+        if only_if_unbilled and claim.is_billed(month):
             return None
-        report = bill_month(self.settings, month)
-        if not report.errors:
-            done = sorted(self.billed() | {f"{month:%Y-%m}"})
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps({"billed": done}))
-            temporary.replace(self.path)
+        report = bill(settings, month)
+        if not report.errors and month_end(month) <= now:
+            claim.mark_billed(month, by=by, at=now)
         return report
 
 
@@ -478,10 +479,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
-    month = args.month or month_just_ended(datetime.now(UTC))
+    now = datetime.now(UTC)
+    month = args.month or month_just_ended(now)
     try:
-        report = bill_month(settings, month, dry_run=args.dry_run)
-    except (BillingError, ConnectWiseError, DattoError) as error:
+        if args.dry_run:
+            report = bill_month(settings, month, dry_run=True)
+        else:
+            report = bill_and_record(settings, month, by="bill", now=now, wait_seconds=BILL_COMMAND_WAIT_SECONDS)
+    except (BillingError, BillingBusy, ConnectWiseError, DattoError) as error:
         print(f"cwsim-integration bill: {error}", file=sys.stderr)
         return 1
     print(json.dumps(report.as_json(), indent=2) if args.json else report.text(full=args.report))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 __all__ = [
@@ -19,7 +19,9 @@ __all__ = [
     "check_plan_table",
     "device_family",
     "format_bytes",
+    "month_end",
     "month_just_ended",
+    "months_ended_between",
     "overage_units",
     "parse_month",
     "parse_size",
@@ -154,6 +156,23 @@ def month_just_ended(now: datetime) -> date:
     """The first day of the month before `now`'s: what a month-end run bills."""
     first = now.date().replace(day=1)
     return date(first.year - 1, 12, 1) if first.month == 1 else first.replace(month=first.month - 1)
+
+
+def month_end(month: date) -> datetime:
+    """The instant `month` ends (UTC): the first moment of the month after it."""
+    first = month.replace(day=1)
+    after = date(first.year + 1, 1, 1) if first.month == 12 else first.replace(month=first.month + 1)
+    return datetime(after.year, after.month, 1, tzinfo=UTC)
+
+
+def months_ended_between(since: datetime, now: datetime) -> list[date]:
+    """The months that ended after `since` and by `now`, oldest first."""
+    months: list[date] = []
+    month = month_just_ended(now)
+    while month_end(month) > since:
+        months.insert(0, month)
+        month = month_just_ended(datetime(month.year, month.month, 1, tzinfo=UTC))
+    return months
 
 
 def format_bytes(size: int, *, binary: bool = False) -> str:

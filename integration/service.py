@@ -1,9 +1,10 @@
-"""`cwsim-integration run`: the alert intake, the delivery workers and (optionally) the portal poller, together.
+"""`cwsim-integration run`: the alert intake, delivery workers, portal poller (optional) and month-end billing.
 
 On start it recovers the outbox (claims a killed process left behind come back, and deliveries
 caught mid-create are looked up before anything is posted again), serves the intake on loopback,
 writes the ready file once the intake answers, and runs until SIGINT or SIGTERM; then the workers
-finish their current delivery and give back the rest. It keeps time by the wall clock.
+finish their current delivery and give back the rest. It keeps time by the wall clock (a test may
+give it another clock for month-end billing).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -27,12 +29,14 @@ import requests
 import waitress.server
 from waitress import wasyncore
 
+from .billing_record import BillingRecord
 from .boards import BoardCatalog
 from .connections import connectwise_client, portal_client
 from .delivery import AlertDeliverer
 from .holdback import EmailHoldback
 from .intake import create_intake_app
 from .mail import AlertMailer
+from .month_end import CHECK_SECONDS, MonthEndBilling, wall_clock
 from .outbox import Outbox
 from .poller import AlertPoller
 from .registry import DeviceRegistry
@@ -66,6 +70,8 @@ class IntegrationService:
         workers: int | None = None,
         intake_port: int | None = None,
         intake_host: str | None = None,
+        clock: Callable[[], datetime] = wall_clock,
+        billing_check_seconds: float = CHECK_SECONDS,
     ) -> None:
         self.settings = settings
         alerts = settings.alerts
@@ -109,8 +115,15 @@ class IntegrationService:
         self.poller: AlertPoller | None = None
         if alerts.poll_interval_seconds > 0:
             self.poller = AlertPoller(portal_client(settings), self.outbox, state.poller, on_queued=self._queued)
+        self.month_end: MonthEndBilling | None = None
+        self.billing_check_seconds = billing_check_seconds
+        if settings.billing.bill_at_month_end:
+            self.month_end = MonthEndBilling(settings, clock=clock)
+        else:
+            BillingRecord(state.billing).stop_watching()  # months ending while it is off are billed by hand
         self._stopping = threading.Event()
         self._serving: threading.Thread | None = None
+        self._billing: threading.Thread | None = None
         self._polling: threading.Thread | None = None
         self._housekeeping: threading.Thread | None = None
 
@@ -151,6 +164,16 @@ class IntegrationService:
                 daemon=True,
             )
             self._polling.start()
+        if self.month_end is not None:
+            since = self.month_end.start_watching()
+            log.info("month-end billing on: bills each month that ended since %s UTC, once", since.isoformat())
+            self._billing = threading.Thread(
+                target=self.month_end.run,
+                args=(self._stopping, self.billing_check_seconds),
+                name="month-end-billing",
+                daemon=True,
+            )
+            self._billing.start()
         if self.settings.alerts.keep_days > 0:
             self._housekeeping = threading.Thread(target=self._purge_old, name="housekeeping", daemon=True)
             self._housekeeping.start()
@@ -183,7 +206,7 @@ class IntegrationService:
         if self._serving is not None and self._serving is not threading.current_thread():
             self._serving.join(timeout=STOP_GRACE_SECONDS)
         self.workers.stop(STOP_GRACE_SECONDS)
-        for thread in (self._polling, self._housekeeping):
+        for thread in (self._polling, self._housekeeping, self._billing):
             if thread is not None:
                 thread.join(timeout=STOP_GRACE_SECONDS)
         if self.poller is not None:

@@ -41,3 +41,8 @@ class StateDir:
     def poller(self) -> Path:
         """The portal alerts the poller last saw active (poller.py)."""
         return self.root / "portal-alerts.sqlite3"
+
+    @property
+    def billing(self) -> Path:
+        """The months billed, and since when the service has watched month ends (billing_record.py)."""
+        return self.root / "billing.sqlite3"

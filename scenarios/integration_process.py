@@ -56,6 +56,9 @@ def write_settings(path: Path, server_facts: dict[str, Any], state_dir: Path, sc
             settings.setdefault(section, {}).update(values)
         else:
             settings[section] = values
+    # The runners bill by the simulated clock at each simulated month end (`bill --month`); the
+    # service's wall-clock billing would bill a real month end against the fakes, so it is always off.
+    settings.setdefault("billing", {})["bill_at_month_end"] = False
     path.write_text(yaml.safe_dump(settings, sort_keys=True))
     return path
 

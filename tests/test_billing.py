@@ -2,70 +2,42 @@
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from cwsim.integration import cli
-from cwsim.integration.billing import MonthEndBilling, bill_month
+from cwsim.integration.billing import bill_month
 from cwsim.integration.conditions import where
 from cwsim.integration.connections import integrator_client
-from cwsim.integration.mapping_file import MappingFile, load_mapping_file
+from cwsim.integration.mapping_file import load_mapping_file
 from cwsim.integration.onboarding import run_onboarding
 from cwsim.integration.registry import DeviceRegistry, registry_path
+from tests.billingkit import (
+    GB,
+    GIB,
+    OCTOBER,
+    TB,
+    TIB,
+    additions,
+    line,
+    make_fleet,
+    onboarded_settings,
+    run_cli,
+    set_device,
+)
 from tests.integrationkit import clear_journal, integration_settings, writes
-
-GB, TB = 10**9, 10**12
-GIB, TIB = 2**30, 2**40
-OCTOBER = date(2026, 10, 1)
-FLEET = {"seed": 5, "siris": 2, "alto": 2, "unmatchedShare": 0.0, "hiddenShare": 0.0, "quiet": True}
 
 
 @pytest.fixture
 def fleet(cwsim) -> dict[str, str]:
-    """A small quiet fleet, every client an exact company name: family -> the first serial of that family."""
-    admin = cwsim.admin()
-    admin.post("fleet", json=FLEET).raise_for_status()
-    rows = admin.get("fleet/devices").json()
-    return {family: next(r["serialNumber"] for r in rows if r["family"] == family) for family in ("SIRIS", "ALTO")}
+    return make_fleet(cwsim)
 
 
 @pytest.fixture
 def settings(cwsim, fleet, tmp_path: Path):
-    settings = integration_settings(cwsim, state_dir=tmp_path / "state")
-    report = run_onboarding(settings, MappingFile())
-    assert {o.state for o in report.outcomes} == {"onboarded"}, report.text()
-    return settings
-
-
-def set_device(cwsim, serial: str, *, used: int, included: int | None = None, kind: str = "CAPACITY") -> None:
-    body: dict = {"offsiteUsedBytes": used}
-    if included is not None or kind != "CAPACITY":
-        body["plan"] = {"kind": kind, "includedOffsiteBytes": included or 0} if kind == "CAPACITY" else {"kind": kind}
-        if kind == "TBR":
-            body["plan"]["tbrYears"] = 1
-    cwsim.admin().patch(f"fleet/devices/{serial}", json=body).raise_for_status()
-
-
-def additions(settings, serial: str, month: date = OCTOBER) -> list[dict]:
-    """Every addition for the device and month, on any of its company's agreements, oldest first."""
-    mapping = DeviceRegistry(registry_path(settings.state_dir)).get(serial)
-    client = integrator_client(settings)
-    found = []
-    for agreement in client.iterate("finance/agreements", conditions=where("company/id", "=", mapping.company_id)):
-        found += client.get(
-            f"finance/agreements/{agreement['id']}/additions",
-            {"conditions": str(where("serialNumber", "=", serial) & where("effectiveDate", "=", month))},
-        )
-    return sorted(found, key=lambda addition: addition["id"])
-
-
-def line(report, serial: str):
-    return next(device for device in report.devices if device.serial == serial)
+    return onboarded_settings(cwsim, tmp_path / "state")
 
 
 @pytest.mark.parametrize(
@@ -285,38 +257,6 @@ def test_devices_not_onboarded_are_reported_not_billed(cwsim, fleet, settings, t
     report = bill_month(other, OCTOBER)
     assert {device.state for device in report.devices} == {"skipped"}
     assert all("not onboarded" in device.detail for device in report.devices)
-
-
-def test_month_end_billing_for_the_service_runs_once_per_month(cwsim, fleet, settings) -> None:
-    set_device(cwsim, fleet["SIRIS"], used=2 * TB, included=1 * TB)
-    now = datetime(2026, 11, 1, 0, 5, tzinfo=UTC)
-    month_end = MonthEndBilling(settings, clock=lambda: now)
-    assert month_end.due() == OCTOBER
-    report = month_end.run_if_due()
-    assert report is not None and report.month == OCTOBER and line(report, fleet["SIRIS"]).units == 1
-    assert month_end.due() is None and month_end.run_if_due() is None
-    now = datetime(2027, 1, 3, tzinfo=UTC)
-    assert month_end.due() == date(2026, 12, 1)
-
-
-def run_cli(monkeypatch, settings, *arguments: str) -> tuple[int, str, str]:
-    cw = settings.connectwise
-    environ = {
-        "CWSIM_CONNECTWISE_SITE": cw.site,
-        "CWSIM_CONNECTWISE_COMPANY_ID": cw.company_id,
-        "CWSIM_CONNECTWISE_INTEGRATOR_PASSWORD": cw.integrator_password.reveal(),
-        "CWSIM_DATTO_URL": settings.datto.url,
-        "CWSIM_STATE_DIR": settings.state_dir,
-    }
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            status = cli.main(list(arguments))
-        except SystemExit as exit_:
-            status = int(exit_.code or 0)
-    return status, out.getvalue(), err.getvalue()
 
 
 def test_the_bill_command(cwsim, fleet, settings, monkeypatch) -> None:

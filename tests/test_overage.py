@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,9 @@ from cwsim.integration.overage import (
     check_plan_table,
     device_family,
     format_bytes,
+    month_end,
     month_just_ended,
+    months_ended_between,
     overage_units,
     parse_month,
     parse_size,
@@ -94,3 +96,16 @@ def test_months() -> None:
             parse_month(bad)
     assert month_just_ended(datetime(2026, 11, 1, 0, 1, tzinfo=UTC)) == date(2026, 10, 1)
     assert month_just_ended(datetime(2027, 1, 31, tzinfo=UTC)) == date(2026, 12, 1)
+    assert month_end(date(2026, 12, 1)) == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_months_ended_between_two_moments() -> None:
+    october_end = datetime(2026, 11, 1, tzinfo=UTC)
+    assert months_ended_between(october_end - timedelta(seconds=1), october_end) == [date(2026, 10, 1)]
+    assert months_ended_between(october_end, october_end + timedelta(days=20)) == []  # ended at, not after, since
+    assert months_ended_between(datetime(2026, 10, 15, tzinfo=UTC), datetime(2027, 1, 2, tzinfo=UTC)) == [
+        date(2026, 10, 1),
+        date(2026, 11, 1),
+        date(2026, 12, 1),
+    ]
+    assert months_ended_between(datetime(2027, 1, 2, tzinfo=UTC), october_end) == []  # a clock set back
