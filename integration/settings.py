@@ -32,6 +32,7 @@ OTHER_VARIABLES = {
     "CWSIM_LOAD_SIM_URL": "the alert load test",
     "CWSIM_CHROMIUM": "cwsim's own dashboard browser test",
     "CWSIM_DASHBOARD_SCREENSHOT": "cwsim's own dashboard browser test",
+    "CWSIM_CACHE_DIR": "where cwsim's own third-party client tests keep their venvs",
 }
 
 
