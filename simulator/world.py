@@ -4,6 +4,8 @@ the journal, the mailbox, the fault rules, and the state they make together."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +25,9 @@ from .mail import Mailbox, MailState
 from .state import ConnectWiseState, WorldState
 from .stats import SimStats
 from .timekeeping import TimeKeeper
-from .views import ClockView, FaultsView, FleetView, JournalView
+from .clock_state import ClockPart
+from .datto.fleet_state import FleetState
+from .views import FaultsView, JournalView
 
 
 @dataclass
@@ -69,11 +73,11 @@ class World:
         self._lock = threading.RLock()
         self._tenant = self._startup = (self.backend, self.backend.store.snapshot())
         self._add_fleet()
-        self.state = WorldState()
+        self.state = WorldState(still=self._still)
         self.state.register(ConnectWiseState(self))
         self.state.register(MailState(self.mailbox))
-        self.state.register_view(ClockView(self.time))
-        self.state.register_view(FleetView(self.fleet))
+        self.state.register(ClockPart(self.time))
+        self.state.register(FleetState(self.fleet))
         self.state.register_view(JournalView(self.journal))
         self.state.register_view(FaultsView(self.faults))
 
@@ -84,6 +88,13 @@ class World:
         self.portal = Portal(self.options.portal)
         self.time = TimeKeeper(self.clock, self.fleet, on_error=self.errors.append)
         self._initial_clock = self.clock.state()
+
+    @contextmanager
+    def _still(self) -> Iterator[None]:
+        """Nothing else changes the world, and neither clock nor fleet moves (a wall clock's time aside), while
+        its state is dumped or a restored one goes in."""
+        with self._lock, self.time.moving:
+            yield
 
     def _serve_sink(self) -> Sink:
         url = self.options.fleet_sink_url
