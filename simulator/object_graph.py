@@ -87,7 +87,7 @@ class _Encoder:
             self.table[self.numbers[id(obj)]] = entry
         return {"objects": self.table, "root": encoded_root}
 
-    def value(self, item: Any) -> Any:  # noqa: PLR0911 - one branch per kind of value
+    def value(self, item: Any) -> Any:
         codec = self.codec
         kind = type(item)
         if item is None or kind in (bool, int, str):
@@ -170,7 +170,7 @@ class _Decoder:
             for name, item in state.items():
                 setattr(obj, name, item)
 
-    def value(self, item: Any, where: str) -> Any:  # noqa: PLR0911, PLR0912 - one branch per tag
+    def value(self, item: Any, where: str) -> Any:
         if item is None or type(item) in (bool, int, float, str):
             return item
         if isinstance(item, list):

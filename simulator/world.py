@@ -11,9 +11,11 @@ from datetime import datetime
 from pathlib import Path
 
 from .clock import ClockMode, SimClock
+from .clock_state import ClockPart
 from .connectwise.backend import Backend
 from .connectwise.tenant import DEFAULT_COMPANIES, default_tenant
 from .connectwise.tenant_file import load_tenant_file
+from .datto.fleet_state import FleetState
 from .datto.portal import Portal
 from .datto.settings import FleetSpec, PortalSettings
 from .datto.simulation import FleetSimulation
@@ -25,8 +27,6 @@ from .mail import Mailbox, MailState
 from .state import ConnectWiseState, WorldState
 from .stats import SimStats
 from .timekeeping import TimeKeeper
-from .clock_state import ClockPart
-from .datto.fleet_state import FleetState
 from .views import FaultsView, JournalView
 
 

@@ -112,7 +112,7 @@ def tickets(state: dict) -> dict:
 
 BAD_STATES = [
     ("not an object", lambda s: [1, 2], "the state must be a JSON object"),
-    ("wrong version", corrupt(lambda s: s.update(version=99)), "version: must be 1 or 2 (this server writes 2), not 99."),
+    ("wrong version", corrupt(lambda s: s.update(version=99)), "version: must be 1 or 2 (this server writes 2), not"),
     (
         "unknown part",
         corrupt(lambda s: s.update(gadgets={})),
