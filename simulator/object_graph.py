@@ -19,6 +19,7 @@ import random
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 FORMAT_KEY = "format"
@@ -52,21 +53,26 @@ class Codec:
         return _Decoder(self, data).run()
 
 
-def attributes(obj: Any) -> dict[str, Any]:
-    """What an object holds: its `__getstate__()` when its class defines one, else its slots or `__dict__`."""
-    cls = type(obj)
-    if "__getstate__" in vars(cls):
-        return dict(obj.__getstate__())
-    if hasattr(obj, "__dict__"):
-        return dict(vars(obj))
-    names = [name for klass in cls.__mro__ for name in vars(klass).get("__slots__", ())]
-    return {name: getattr(obj, name) for name in names if hasattr(obj, name)}
+SCALARS = frozenset((type(None), bool, int, str))  # written and read as they are (floats: see below)
 
 
-def slot_names(cls: type) -> set[str] | None:
-    """Every slot of `cls` (None when its instances have a `__dict__`)."""
+@lru_cache(maxsize=64)
+def slot_names(cls: type) -> tuple[str, ...] | None:
+    """Every slot of `cls`, sorted (None when its instances have a `__dict__` or define `__getstate__`)."""
     names = {name for klass in cls.__mro__ for name in vars(klass).get("__slots__", ())}
-    return None if "__dict__" in names or not hasattr(cls, "__slots__") else names
+    if "__dict__" in names or not hasattr(cls, "__slots__") or "__getstate__" in vars(cls):
+        return None
+    return tuple(sorted(names))
+
+
+def attributes(obj: Any) -> list[tuple[str, Any]]:
+    """What an object holds, by name: its `__getstate__()` when its class defines one, else its slots or `__dict__`."""
+    cls = type(obj)
+    slots = slot_names(cls)
+    if slots is not None:
+        return [(name, getattr(obj, name)) for name in slots if hasattr(obj, name)]
+    state = obj.__getstate__() if "__getstate__" in vars(cls) else vars(obj)
+    return sorted(state.items())
 
 
 class _Encoder:
@@ -75,42 +81,51 @@ class _Encoder:
         self.numbers: dict[int, int] = {}
         self.pending: list[Any] = []
         self.table: list[Any] = []
+        self.identity = frozenset(codec.identity_by_name.values())
 
     def run(self, root: Any) -> dict[str, Any]:
         encoded_root = self.value(root)
+        value = self.value
         while len(self.table) < len(self.pending):
             obj = self.pending[len(self.table)]
-            self.table.append(None)  # its place; filled once its attributes are written
+            # attributes by name, so the same graph is numbered the same however they were ordered
             entry = {"$class": type(obj).__name__}
-            # by name, so the same graph is numbered the same however its attributes were ordered
-            entry.update({name: self.value(item) for name, item in sorted(attributes(obj).items())})
-            self.table[self.numbers[id(obj)]] = entry
+            for name, item in attributes(obj):
+                entry[name] = item if type(item) in SCALARS else value(item)
+            self.table.append(entry)
         return {"objects": self.table, "root": encoded_root}
 
     def value(self, item: Any) -> Any:
-        codec = self.codec
         kind = type(item)
-        if item is None or kind in (bool, int, str):
+        if kind in SCALARS:
             return item
         if kind is float:
             return item if math.isfinite(item) else {"$float": repr(item)}
         if kind is list:
-            return [self.value(element) for element in item]
+            return self._items(item)
         if kind is dict:
             plain = {}
             for key, element in item.items():
                 if type(key) is not str or key[:1] == "$":
                     return {"$dict": [[self.value(key), self.value(element)] for key, element in item.items()]}
-                plain[key] = self.value(element)
+                plain[key] = element if type(element) in SCALARS else self.value(element)
             return plain
         if kind is tuple:
-            return {"$tuple": [self.value(element) for element in item]}
-        if kind in codec.identity_by_name.values():
+            return {"$tuple": self._items(item)}
+        if kind in self.identity:
             number = self.numbers.get(id(item))
             if number is None:
                 number = self.numbers[id(item)] = len(self.pending)
                 self.pending.append(item)
             return {"$ref": number}
+        return self._tagged(item, kind)
+
+    def _items(self, items: Iterable[Any]) -> list[Any]:
+        value = self.value
+        return [item if type(item) in SCALARS else value(item) for item in items]
+
+    def _tagged(self, item: Any, kind: type) -> dict[str, Any]:
+        codec = self.codec
         if isinstance(item, Enum) and kind in codec.enums_by_name.values():
             return {"$enum": kind.__name__, "value": item.value}
         for name, (constant, key, _) in codec.constants.items():
@@ -122,9 +137,9 @@ class _Encoder:
         if kind is Counter:
             return {"$counter": [[self.value(key), count] for key, count in item.items()]}
         if kind is deque:
-            return {"$deque": [self.value(element) for element in item], "maxlen": item.maxlen}
+            return {"$deque": self._items(item), "maxlen": item.maxlen}
         if kind in (set, frozenset):
-            return {"$set": [self.value(element) for element in item]}
+            return {"$set": self._items(item)}
         if kind is random.Random:
             version, internal, gauss = item.getstate()
             return {"$random": [version, list(internal), gauss]}
@@ -150,85 +165,101 @@ class _Decoder:
             self.objects.append(cls.__new__(cls))
         for number, entry in enumerate(table):
             self._fill(number, self.objects[number], entry)
-        return self.value(data["root"], "root")
+        try:
+            return self.value(data["root"])
+        except GraphError as error:
+            raise GraphError(f"root: {error}") from error
 
     def _fill(self, number: int, obj: Any, entry: dict[str, Any]) -> None:
         cls = type(obj)
         where = f"objects[{number}] ({cls.__name__})"
-        state = {name: self.value(item, f"{where}.{name}") for name, item in entry.items() if name != "$class"}
+        state = {}
+        value = self.value
+        for name, item in entry.items():
+            if name == "$class":
+                continue
+            try:
+                state[name] = item if type(item) in SCALARS else value(item)
+            except GraphError as error:
+                raise GraphError(f"{where}.{name}: {error}") from error
         slots = slot_names(cls)
-        if slots is not None and set(state) != slots:
-            missing, unknown = sorted(slots - set(state)), sorted(set(state) - slots)
-            raise GraphError(f"{where}: " + "; ".join(_listed(missing, "missing") + _listed(unknown, "unknown")))
+        if slots is not None:
+            if len(state) != len(slots) or set(state) != set(slots):
+                missing, unknown = sorted(set(slots) - set(state)), sorted(set(state) - set(slots))
+                raise GraphError(f"{where}: " + "; ".join(_listed(missing, "missing") + _listed(unknown, "unknown")))
+            for name, item in state.items():
+                setattr(obj, name, item)
+            return
         if any(not name.isidentifier() or name.startswith("__") for name in state):
             raise GraphError(f"{where}: an attribute name that is not one")
         if "__setstate__" in vars(cls):
             obj.__setstate__(state)
-        elif slots is None:
-            obj.__dict__.update(state)
         else:
-            for name, item in state.items():
-                setattr(obj, name, item)
+            obj.__dict__.update(state)
 
-    def value(self, item: Any, where: str) -> Any:
-        if item is None or type(item) in (bool, int, float, str):
+    def value(self, item: Any) -> Any:
+        kind = type(item)
+        if kind in SCALARS or kind is float:
             return item
-        if isinstance(item, list):
-            return [self.value(element, where) for element in item]
-        if not isinstance(item, dict):
-            raise GraphError(f"{where}: {type(item).__name__} is not a JSON value")
-        tags = [key for key in item if key.startswith("$")]
-        if not tags:
-            return {key: self.value(element, f"{where}.{key}") for key, element in item.items()}
-        tag = tags[0]
-        body = item[tag]
+        if kind is list:
+            value = self.value
+            return [element if type(element) in SCALARS else value(element) for element in item]
+        if kind is not dict:
+            raise GraphError(f"{kind.__name__} is not a JSON value")
+        tag = next((key for key in item if key[:1] == "$"), None)
+        if tag is None:
+            value = self.value
+            return {key: element if type(element) in SCALARS else value(element) for key, element in item.items()}
+        if tag == "$ref":
+            body = item[tag]
+            if type(body) is not int or not 0 <= body < len(self.objects):
+                raise GraphError(f"no object number {body!r}")
+            return self.objects[body]
         try:
-            if tag == "$ref":
-                if type(body) is not int or not 0 <= body < len(self.objects):
-                    raise GraphError(f"{where}: no object number {body!r}")
-                return self.objects[body]
-            if tag == "$tuple":
-                return tuple(self.value(element, where) for element in _list(body))
-            if tag == "$dict":
-                return {self._key(key, where): self.value(element, where) for key, element in _pairs(body)}
-            if tag == "$counter":
-                return Counter({self._key(key, where): int(count) for key, count in _pairs(body)})
-            if tag == "$deque":
-                return deque((self.value(element, where) for element in _list(body)), item.get("maxlen"))
-            if tag == "$set":
-                return {self._key(element, where) for element in _list(body)}
-            if tag == "$float":
-                if body not in ("inf", "-inf", "nan"):
-                    raise GraphError(f"{where}: {body!r} is not inf, -inf or nan")
-                return float(body)
-            if tag == "$random":
-                version, internal, gauss = body
-                rng = random.Random()
-                rng.setstate((version, tuple(internal), gauss))
-                return rng
-            if tag == "$enum":
-                enum = self.codec.enums_by_name.get(body)
-                if enum is None:
-                    raise GraphError(f"{where}: no enumeration {body!r}")
-                return enum(item.get("value"))
-            if tag == "$constant":
-                if body not in self.codec.constants:
-                    raise GraphError(f"{where}: no constant kind {body!r}")
-                return self.codec.constants[body][2](self.value(item.get("key"), where))
-            if tag == "$value":
-                cls = self.codec.values_by_name.get(body)
-                if cls is None:
-                    raise GraphError(f"{where}: no value class {body!r}")
-                fields = {key: self.value(element, f"{where}.{key}") for key, element in item.items() if key != tag}
-                return cls(**fields)
+            return self._tagged(tag, item[tag], item)
         except GraphError:
             raise
         except (TypeError, ValueError, KeyError, LookupError) as error:
-            raise GraphError(f"{where}: a bad {tag} ({type(error).__name__}: {error})") from error
-        raise GraphError(f"{where}: unknown tag {tag!r}")
+            raise GraphError(f"a bad {tag} ({type(error).__name__}: {error})") from error
 
-    def _key(self, key: Any, where: str) -> Any:
-        value = self.value(key, where)
+    def _tagged(self, tag: str, body: Any, item: dict[str, Any]) -> Any:
+        if tag == "$tuple":
+            return tuple(self.value(element) for element in _list(body))
+        if tag == "$dict":
+            return {self._key(key): self.value(element) for key, element in _pairs(body)}
+        if tag == "$counter":
+            return Counter({self._key(key): int(count) for key, count in _pairs(body)})
+        if tag == "$deque":
+            return deque((self.value(element) for element in _list(body)), item.get("maxlen"))
+        if tag == "$set":
+            return {self._key(element) for element in _list(body)}
+        if tag == "$float":
+            if body not in ("inf", "-inf", "nan"):
+                raise GraphError(f"{body!r} is not inf, -inf or nan")
+            return float(body)
+        if tag == "$random":
+            version, internal, gauss = body
+            rng = random.Random()
+            rng.setstate((version, tuple(internal), gauss))
+            return rng
+        if tag == "$enum":
+            enum = self.codec.enums_by_name.get(body)
+            if enum is None:
+                raise GraphError(f"no enumeration {body!r}")
+            return enum(item.get("value"))
+        if tag == "$constant":
+            if body not in self.codec.constants:
+                raise GraphError(f"no constant kind {body!r}")
+            return self.codec.constants[body][2](self.value(item.get("key")))
+        if tag == "$value":
+            cls = self.codec.values_by_name.get(body)
+            if cls is None:
+                raise GraphError(f"no value class {body!r}")
+            return cls(**{key: self.value(element) for key, element in item.items() if key != tag})
+        raise GraphError(f"unknown tag {tag!r}")
+
+    def _key(self, key: Any) -> Any:
+        value = self.value(key)
         hash(value)  # a TypeError here is a bad document: reported by the caller
         return value
 

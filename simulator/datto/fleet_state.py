@@ -16,6 +16,7 @@ from .alerts import Alert
 from .catalog import ALERT_TYPES, AlertType, Category, Family, Plan, PlanKind, Severity
 from .engine import Engine
 from .fleet import Asset, Device, Fleet, Organization
+from .offline import gc_paused
 from .schedule import Schedule, schedule_of
 from .settings import FleetRates, FleetSpec
 from .simulation import RECENT_EVENTS, FleetSimulation
@@ -36,7 +37,7 @@ CODEC = Codec(
 
 def dump_fleet(simulation: FleetSimulation) -> dict[str, Any]:
     """The fleet and its engine as JSON-ready data, at one consistent moment."""
-    with simulation.lock:
+    with simulation.lock, gc_paused():
         root = {"engine": simulation.engine, "sequence": simulation.sequence, "revision": simulation.revision}
         # the events' tail, for GET /_sim/fleet/events: plain JSON already, so kept out of the graph
         recent = [[sequence, event] for sequence, event in simulation.recent]
@@ -49,7 +50,8 @@ def load_fleet(data: Any, where: str = "fleet") -> dict[str, Any]:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise StateProblems([f'{where}: must be a saved fleet ("format": "{FORMAT}"), not {found!r}.'])
     try:
-        root = CODEC.decode({key: value for key, value in data.items() if key != "recent"})
+        with gc_paused():
+            root = CODEC.decode({key: value for key, value in data.items() if key != "recent"})
     except GraphError as error:
         raise StateProblems([f"{where}: {error}."]) from error
     problems = []
