@@ -229,6 +229,14 @@ def test_save_stop_and_start_with_state_continues_the_fleet_its_alerts_and_the_c
     ]
     assert counts[1] > counts[0] >= 1
 
+    # a file written before the fleet and clock were saved still loads, and the server says what it lacked
+    saved = json.loads(state.read_text())
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps({"version": 1, "connectwise": saved["connectwise"], "mail": saved["mail"]}))
+    older_run = start("older", cwsim_command("serve", *flags, "--state", str(older)), workdir=tmp_path)
+    older_run.stop()
+    assert f"{older}: fleet: not in a version-1 state (version 2 added it); it is left as it was." in older_run.log()
+
     # negative control: the same server started without the state file is a different world
     fresh_run = start("fresh", cwsim_command("serve", *flags), workdir=tmp_path)
     try:
