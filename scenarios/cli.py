@@ -427,6 +427,8 @@ def run_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    for note in server.state_notes:
+        print(f"cwsim serve: {args.state}: {note}", file=sys.stderr, flush=True)
     server.on_ready = lambda facts: print(describe(facts), flush=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:

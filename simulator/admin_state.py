@@ -45,11 +45,11 @@ def state_blueprint(world: World) -> Blueprint:
     @blueprint.put("/state")
     def state_put() -> Response:
         try:
-            world.state.restore(read_json(int64=True))  # restored records are rendered back
+            notes = world.state.restore(read_json(int64=True))  # restored records are rendered back
         except StateProblems as error:
             errors = [{"message": problem} for problem in error.problems]
             return _invalid("InvalidState", "The state cannot be restored:", error.problems, errors)
-        return json_response({"restored": True, "companyId": world.backend.settings.company_id})
+        return json_response({"restored": True, "companyId": world.backend.settings.company_id, "notes": notes})
 
     @blueprint.post("/tenant")
     def tenant_post() -> Response:

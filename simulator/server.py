@@ -216,8 +216,9 @@ class RunningServer:
         check_bind(options.host, options.admin_token)
         self.options = options
         self.world = World(options.world)
+        self.state_notes: list[str] = []  # what an older state file could not restore
         if options.state_file is not None and Path(options.state_file).exists():
-            self.world.state.restore(read_state_file(options.state_file))
+            self.state_notes = self.world.state.restore(read_state_file(options.state_file))
         self.app = create_app(self.world, options.admin_token, options.max_body_bytes)
         self.tls: LocalTls | None = local_tls(options.ca_file) if options.tls else None
         self.server = waitress.server.create_server(

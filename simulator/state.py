@@ -1,18 +1,22 @@
 """The World's state as one JSON document: one serializer per part, registered, shared by every view.
 
 `GET/PUT /_sim/state`, `cwsim serve --state FILE`, `GET /_sim/data.json` and the dashboard all go
-through `WorldState`. A restorable part (the ConnectWise fake, the mail) registers once with a
-name, a `dump()`, a `prepare(data)` and a `view()`; a view part (the clock, the fleet, the
+through `WorldState`. A restorable part (the ConnectWise fake, the mail, the fleet, the clock)
+registers once with a name, a `dump()`, a `prepare(data)` and a `view()`; a view part (the
 journal, the faults: simulator/views.py) only with a name and a `view()`. `/_sim/state` holds the
 restorable parts' dumps; `/_sim/data.json` every part's view. Restoring is two-phase: every
 part validates and builds its new state first (raising StateProblems naming what is wrong),
 and only when all are good does each swap it in, so a bad snapshot changes nothing.
+
+Versions: a document says which `version` wrote it. A part added in a later version (its
+`since`) is absent from older documents: restoring one leaves that part as it is and says so.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,7 +27,7 @@ from .state_problems import StateProblems
 if TYPE_CHECKING:
     from .world import World
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the fleet and the clock joined the ConnectWise fake and the mail
 VIEW_VERSION = 1
 VERSION_KEY = "version"
 
@@ -50,12 +54,22 @@ class StatePart(ViewPart, Protocol):
         ...
 
 
-class WorldState:
-    """The registered parts: the restorable ones dumped and restored together, every one viewed."""
+def part_since(part: StatePart) -> int:
+    """The state version that first held `part` (1 unless it says otherwise)."""
+    return int(getattr(part, "since", 1))
 
-    def __init__(self) -> None:
+
+class WorldState:
+    """The registered parts: the restorable ones dumped and restored together, every one viewed.
+
+    `still()` is held while the parts are dumped or their new states swapped in, so nothing moves
+    between two of them (the world passes the locks its clock and fleet move under).
+    """
+
+    def __init__(self, still: Callable[[], AbstractContextManager[Any]] | None = None) -> None:
         self.parts: dict[str, StatePart] = {}
         self.views: dict[str, ViewPart] = {}
+        self.still = still or nullcontext
 
     def register(self, part: StatePart) -> None:
         """A part that `/_sim/state` dumps and restores (and data.json views)."""
@@ -69,25 +83,38 @@ class WorldState:
         self.views[part.name] = part
 
     def dump(self) -> dict[str, Any]:
-        return {VERSION_KEY: STATE_VERSION, **{name: part.dump() for name, part in self.parts.items()}}
+        with self.still():
+            return {VERSION_KEY: STATE_VERSION, **{name: part.dump() for name, part in self.parts.items()}}
 
     def view(self, names: Iterable[str] | None = None) -> dict[str, Any]:
         """Every part's view (or the parts `names`), in registration order; KeyError for an unknown name."""
         chosen = self.views if names is None else {name: self.views[name] for name in names}
         return {VERSION_KEY: VIEW_VERSION, **{name: part.view() for name, part in chosen.items()}}
 
-    def restore(self, data: Any) -> None:
-        """Put every part back as `data` says, or raise StateProblems and change nothing."""
+    def restore(self, data: Any) -> list[str]:
+        """Put every part back as `data` says, or raise StateProblems and change nothing.
+
+        Returns notes on what an older document could not restore (the parts it does not hold).
+        """
         if not isinstance(data, dict):
             raise StateProblems(["the state must be a JSON object, as GET /_sim/state returns it."])
-        problems = []
-        if data.get(VERSION_KEY) != STATE_VERSION:
-            problems.append(f"{VERSION_KEY}: must be {STATE_VERSION}, not {data.get(VERSION_KEY)!r}.")
+        problems, notes = [], []
+        version = data.get(VERSION_KEY)
+        if type(version) is not int or not 1 <= version <= STATE_VERSION:
+            versions = " or ".join(str(number) for number in range(1, STATE_VERSION + 1))
+            problems.append(f"{VERSION_KEY}: must be {versions} (this server writes {STATE_VERSION}), not {version!r}.")
+            version = STATE_VERSION
         for name in data:
             if name != VERSION_KEY and name not in self.parts:
                 problems.append(f"{name}: no such part (parts: {', '.join(self.parts)}).")
         swaps = []
         for name, part in self.parts.items():
+            if name not in data and part_since(part) > version:
+                notes.append(
+                    f"{name}: not in a version-{version} state (version {part_since(part)} added it); "
+                    "it is left as it was."
+                )
+                continue
             if name not in data:
                 problems.append(f"{name}: missing.")
                 continue
@@ -97,8 +124,10 @@ class WorldState:
                 problems += error.problems
         if problems:
             raise StateProblems(problems)
-        for swap in swaps:
-            swap()
+        with self.still():
+            for swap in swaps:
+                swap()
+        return notes
 
 
 class ConnectWiseState:

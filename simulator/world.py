@@ -4,14 +4,18 @@ the journal, the mailbox, the fault rules, and the state they make together."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from .clock import ClockMode, SimClock
+from .clock_state import ClockPart
 from .connectwise.backend import Backend
 from .connectwise.tenant import DEFAULT_COMPANIES, default_tenant
 from .connectwise.tenant_file import load_tenant_file
+from .datto.fleet_state import FleetState
 from .datto.portal import Portal
 from .datto.settings import FleetSpec, PortalSettings
 from .datto.simulation import FleetSimulation
@@ -23,7 +27,7 @@ from .mail import Mailbox, MailState
 from .state import ConnectWiseState, WorldState
 from .stats import SimStats
 from .timekeeping import TimeKeeper
-from .views import ClockView, FaultsView, FleetView, JournalView
+from .views import FaultsView, JournalView
 
 
 @dataclass
@@ -69,11 +73,11 @@ class World:
         self._lock = threading.RLock()
         self._tenant = self._startup = (self.backend, self.backend.store.snapshot())
         self._add_fleet()
-        self.state = WorldState()
+        self.state = WorldState(still=self._still)
         self.state.register(ConnectWiseState(self))
         self.state.register(MailState(self.mailbox))
-        self.state.register_view(ClockView(self.time))
-        self.state.register_view(FleetView(self.fleet))
+        self.state.register(ClockPart(self.time))
+        self.state.register(FleetState(self.fleet))
         self.state.register_view(JournalView(self.journal))
         self.state.register_view(FaultsView(self.faults))
 
@@ -84,6 +88,13 @@ class World:
         self.portal = Portal(self.options.portal)
         self.time = TimeKeeper(self.clock, self.fleet, on_error=self.errors.append)
         self._initial_clock = self.clock.state()
+
+    @contextmanager
+    def _still(self) -> Iterator[None]:
+        """Nothing else changes the world, and neither clock nor fleet moves (a wall clock's time aside), while
+        its state is dumped or a restored one goes in."""
+        with self._lock, self.time.moving:
+            yield
 
     def _serve_sink(self) -> Sink:
         url = self.options.fleet_sink_url

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from cwsim.simulator.datto.simulation import FleetSimulation
-from cwsim.simulator.state import WorldState
+from cwsim.simulator.state import STATE_VERSION, WorldState
 
 from .conftest import Api
 from .fleetkit import CLIENTS, HOUR, START, quiet_spec
@@ -93,7 +93,7 @@ def test_view_parts_are_registered_once_and_not_restored() -> None:
     state.register_view(Part())
     with pytest.raises(ValueError, match="already registered"):
         state.register_view(Part())
-    assert state.view() == {"version": 1, "clock": "tick"} and state.dump() == {"version": 1}
+    assert state.view() == {"version": 1, "clock": "tick"} and state.dump() == {"version": STATE_VERSION}
 
 
 def test_alerts_per_hour_counts_the_alerts_raised_in_each_hour() -> None:

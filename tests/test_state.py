@@ -63,7 +63,10 @@ def test_state_round_trips_ids_timestamps_and_references(api: Api) -> None:
     response = put_state(api, saved)
     assert response.status_code == 200, response.get_json()
     assert everything(api) == before
-    assert state_of(api) == saved
+    again = state_of(api)
+    assert again["clock"]["mode"] == saved["clock"]["mode"] == "wall"  # the fixture's clock runs: it went on
+    assert datetime.fromisoformat(again["clock"]["now"]) >= datetime.fromisoformat(saved["clock"]["now"])
+    assert {**again, "clock": None} == {**saved, "clock": None}
     # ids go on where they left off (ticket 3 was deleted; the next is 4)
     assert api.post("service/tickets", {"summary": "next", "company": {"id": 1}}).get_json()["id"] == 4
 
@@ -109,8 +112,12 @@ def tickets(state: dict) -> dict:
 
 BAD_STATES = [
     ("not an object", lambda s: [1, 2], "the state must be a JSON object"),
-    ("wrong version", corrupt(lambda s: s.update(version=99)), "version: must be 1, not 99."),
-    ("unknown part", corrupt(lambda s: s.update(gadgets={})), "gadgets: no such part (parts: connectwise, mail)."),
+    ("wrong version", corrupt(lambda s: s.update(version=99)), "version: must be 1 or 2 (this server writes 2), not"),
+    (
+        "unknown part",
+        corrupt(lambda s: s.update(gadgets={})),
+        "gadgets: no such part (parts: connectwise, mail, clock, fleet).",
+    ),
     ("missing part", corrupt(lambda s: s.pop("connectwise")), "connectwise: missing."),
     ("part not an object", corrupt(lambda s: s.update(connectwise=3)), "connectwise: must be an object"),
     ("no tables", corrupt(lambda s: s["connectwise"].pop("tables")), "connectwise.tables: Missing data"),

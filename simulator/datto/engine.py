@@ -57,6 +57,18 @@ def on_the_minute(moment: int) -> int:
     return -(-moment // 60) * 60
 
 
+def settle_offsite(device: Device) -> int:
+    """A CAPACITY device's offsite usage after a day: below its target (a share of its tier) a day's new data
+    arrives and retention prunes old points in proportion to how full it is, so usage closes on the target at
+    the pace of its data and never overshoots; at or past the target retention prunes what a day adds. With no
+    new data nothing moves, so usage set exactly stays exact."""
+    target = device.plan.included_offsite_bytes * device.offsite_target
+    used, daily = device.offsite_used, device.daily_offsite
+    if used >= target:
+        return used
+    return used + int((target - used) * min(1.0, daily / target))
+
+
 def last_backup(asset: Asset, moment: int) -> int:
     """The last successful backup at or before `moment`: derived from the schedule unless the asset is blocked."""
     if asset.blocks:
@@ -774,7 +786,9 @@ class Engine:
         emit_usage, out = self.emit_usage, self.out
         for device in self.fleet.devices:
             plan = device.plan
-            if plan.kind is PlanKind.TBR and moment - device.registered >= plan.tbr_years * 365 * DAY:
+            if plan.kind is PlanKind.CAPACITY:
+                device.offsite_used = settle_offsite(device)
+            elif plan.kind is PlanKind.TBR and moment - device.registered >= plan.tbr_years * 365 * DAY:
                 pass  # the window is full: TBR prunes as much as a day adds
             else:
                 device.offsite_used += device.daily_offsite

@@ -35,7 +35,7 @@ from .catalog import (
     PlanKind,
 )
 from .schedule import DAY, HOUR, Schedule, around_the_clock, office_hours, week_origin
-from .settings import FleetSpec
+from .settings import FleetRates, FleetSpec
 
 YEAR = 365 * DAY
 UTC_OFFSETS = (-5, -6, -7, -8)  # [A] US time zones, as the tenant is en_US
@@ -46,6 +46,18 @@ def derive_rng(seed: int, *parts: object) -> random.Random:
     """An RNG for one entity: its seed is a stable hash of the fleet seed and the entity's name."""
     text = ":".join(str(part) for part in (seed, *parts))
     return random.Random(int.from_bytes(hashlib.sha256(text.encode()).digest()[:16], "big"))
+
+
+def draw_offsite_target(seed: int, serial: str, rates: FleetRates) -> float:
+    """Where a device's offsite usage settles on a CAPACITY plan, as a share of its tier: most under it,
+    a share a little over, rare outliers far over. From its own RNG, so no other draw depends on it."""
+    rng = derive_rng(seed, "offsite", serial)
+    pick = rng.random()
+    if pick < rates.capacity_outlier_share:
+        return rng.uniform(rates.capacity_over_max, rates.capacity_outlier_max)
+    if pick < rates.capacity_outlier_share + rates.capacity_over_share:
+        return rng.uniform(1.0, rates.capacity_over_max)
+    return rng.uniform(rates.capacity_target_low, rates.capacity_target_high)
 
 
 class Organization:
@@ -82,6 +94,7 @@ DEVICE_FIELDS = (
     "local_used",
     "model",
     "name",
+    "offsite_target",
     "offsite_used",
     "org",
     "origin",
@@ -119,6 +132,7 @@ class Device:
         self.local_used: int | None = None
         self.local_target = 0.0
         self.offsite_used = 0
+        self.offsite_target = 1.0  # where offsite usage settles on a CAPACITY plan, as a share of the tier
         self.emails: dict[str, list[str]] = {name: [] for name in EMAIL_LISTS}
         self.assets: list[Asset] = []
         self.alerts: dict[tuple[str, str], Any] = {}
@@ -375,6 +389,7 @@ class FleetGenerator:
             else _pick(rng, [p for p, _ in plans], _cumulative([w for _, w in plans]))
         )
         device = Device(self._serial(rng), "", model, plan, org)
+        device.offsite_target = draw_offsite_target(self.spec.seed, device.serial, self.spec.rates)
         device.registered = self.start - rng.randint(30, 5 * 365) * DAY - rng.randrange(DAY)
         device.warranty_until = device.registered + rng.choice((3, 5)) * YEAR
         device.booted_at = self.start - rng.randint(1, 60) * DAY - rng.randrange(DAY)
@@ -475,8 +490,8 @@ class FleetGenerator:
         protected = sum(asset.protected_bytes for asset in device.assets if not asset.archived)
         daily = protected * rates.daily_change * rates.offsite_compression
         age_days = (self.start - device.registered) / DAY
-        if plan.kind is PlanKind.CAPACITY:
-            return int(plan.included_offsite_bytes * rng.uniform(0.5, 1.3))
+        if plan.kind is PlanKind.CAPACITY:  # settled near its target, as a device registered a while ago is
+            return int(plan.included_offsite_bytes * device.offsite_target * rng.uniform(0.85, 1.0))
         if plan.kind is PlanKind.TBR:
             age_days = min(age_days, plan.tbr_years * 365)
         return int(protected * rates.offsite_seed_share + daily * age_days)

@@ -30,7 +30,7 @@ from marshmallow import ValidationError
 from .alerts import iso
 from .catalog import MODELS_BY_CODE, Family, Plan, PlanKind
 from .engine import Engine
-from .fleet import Asset, Device, Fleet, Organization, generate_fleet
+from .fleet import Asset, Device, Fleet, Organization, draw_offsite_target, generate_fleet
 from .schedule import schedule_of, week_origin
 from .schemas import load_fleet_spec
 from .settings import FleetSpec
@@ -103,6 +103,7 @@ def fleet_to_json(fleet: Fleet) -> dict[str, Any]:
                 "localUsedBytes": device.local_used,
                 "localTarget": device.local_target,
                 "offsiteUsedBytes": device.offsite_used,
+                "offsiteTarget": device.offsite_target,
                 "emails": device.emails,
                 "assets": assets,
             }
@@ -138,7 +139,7 @@ def fleet_from_json(data: Any) -> Fleet:
         devices = []
         for index, item in enumerate(data["devices"]):
             where = f"device {index}"
-            devices.append(_device_from_json(item, by_id, schedules))
+            devices.append(_device_from_json(item, by_id, schedules, spec))
         start = _moment(data["start"])
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
         detail = f"missing {error}" if isinstance(error, KeyError) else str(error)
@@ -148,7 +149,9 @@ def fleet_from_json(data: Any) -> Fleet:
     return Fleet(spec, start, organizations, devices)
 
 
-def _device_from_json(item: dict[str, Any], organizations: dict[int, Organization], schedules: list[Any]) -> Device:
+def _device_from_json(
+    item: dict[str, Any], organizations: dict[int, Organization], schedules: list[Any], spec: FleetSpec
+) -> Device:
     model = MODELS_BY_CODE[item["model"]]
     plan = item["plan"]
     device = Device(
@@ -172,6 +175,11 @@ def _device_from_json(item: dict[str, Any], organizations: dict[int, Organizatio
     device.local_used = item["localUsedBytes"]
     device.local_target = float(item["localTarget"])
     device.offsite_used = int(item["offsiteUsedBytes"])
+    # files written before targets existed: the target generation would have drawn
+    target = item.get("offsiteTarget")
+    device.offsite_target = (
+        float(target) if target is not None else draw_offsite_target(spec.seed, device.serial, spec.rates)
+    )
     device.emails.update({name: list(addresses) for name, addresses in item["emails"].items()})
     for entry in item["assets"]:
         asset = Asset(device, entry["volume"], entry["assetId"], entry["name"], entry["type"])

@@ -69,6 +69,13 @@ class FleetRates:
     daily_change: float = share(0.02, "[A] §6: 2% of protected data changes per day")
     offsite_compression: float = share(0.5, "[A] §6: change x 0.5 reaches offsite")
     offsite_seed_share: float = setting(0.6, "[A] §6: the initial offsite seed is 0.6 x protected", 0, 10)
+    # Where a CAPACITY device's offsite usage settles, as a share of its tier (see docs/fleet.md).
+    capacity_target_low: float = setting(0.45, "[A] most devices settle between this share of their tier...", 0, 10)
+    capacity_target_high: float = setting(0.95, "[A] ... and this one: under the tier, with room to grow", 0, 10)
+    capacity_over_share: float = share(0.12, "[A] devices that settle a little over their tier")
+    capacity_over_max: float = setting(1.25, "[A] ... up to this share of it (one overage unit at most)", 1, 10)
+    capacity_outlier_share: float = share(0.01, "[A] outliers: retention set far past what the tier holds")
+    capacity_outlier_max: float = setting(2.5, "[A] ... up to this share of the tier", 1, 100)
     local_convergence: float = share(0.15, "[A] share of the gap to its target local usage closed per day")
     local_noise: float = share(0.003, "[A] daily wobble of local usage, as a share of capacity")
     low_space_threshold: float = share(0.90, "[A] §7: BAK1615 at 90% used")

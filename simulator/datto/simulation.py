@@ -93,6 +93,15 @@ class FleetSimulation:
             self.recent.clear()
             self.sequence = 0
 
+    def resume(self, engine: Engine, recent: list[tuple[int, dict[str, Any]]], sequence: int, revision: int) -> None:
+        """Go on from a saved state (see fleet_state.py): its engine, its recent events and their numbering."""
+        with self.advancing, self.lock:
+            self.engine = engine
+            self.recent.clear()
+            self.recent.extend(recent)
+            self.sequence = sequence
+            self.revision = revision  # views notice the new engine by its identity
+
     def regenerate(self, spec: FleetSpec) -> None:
         """A new fleet from `spec`, starting at the fleet's current time (its events and truth start afresh)."""
         start = self.now_datetime()
