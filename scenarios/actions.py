@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..simulator.client import ApiSession
 from ..simulator.clock import format_iso, parse_duration
-from ..simulator.pytest_plugin import ApiSession
 from ..simulator.testing import Admin, AdminError
 
 ActionFunction = Callable[["RunContext", dict[str, Any]], str]

@@ -25,8 +25,8 @@ from typing import Any, TextIO
 import yaml
 
 from ..simulator.atomic_files import write_json_atomically
+from ..simulator.client import ApiSession, basic_auth
 from ..simulator.clock import format_iso
-from ..simulator.pytest_plugin import ApiSession, basic_auth
 from ..simulator.testing import Admin
 from .actions import RunContext, act
 from .expectations import Evidence, Outcome, evaluate
