@@ -189,7 +189,7 @@ class LocustResult:
     log: str
 
 
-LOAD_EXTRA_HINT = "cwsim load needs locust, which the core install leaves out: pip install 'cwsim[load]'"
+LOAD_EXTRA_HINT = "locust is not installed (the core install leaves it out): pip install 'cwsim[load]'"
 
 
 def locust_missing() -> str | None:
