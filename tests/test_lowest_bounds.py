@@ -1,9 +1,11 @@
 """The declared floors work: a fresh venv at the lowest versions pyproject.toml allows runs a smoke subset.
 
 uv installs every direct dependency at its floor (`--resolution lowest-direct`; their own
-dependencies at the newest that fit), the wheel is built with the lowest setuptools the build
-allows, and then this checkout's tests for serving, a pyconnectwise flow, one built-in scenario and
-the generated-data digest run against that install.
+dependencies at the newest that fit), the sdist and the wheel are built with the lowest setuptools
+the build allows, and then this checkout's tests for serving, a pyconnectwise flow, one built-in
+scenario and the generated-data digest run against that install. The scenario is
+misconfigured-integrator: it runs the integration's doctor and onboarding against the fake, and is
+among the quickest.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ pytestmark = pytest.mark.slow
 SMOKE = [
     "tests/test_serve_cli.py::test_the_ready_file_tells_a_client_everything_it_needs",
     "tests/test_pyconnectwise.py::test_it_creates_a_ticket_and_reads_its_notes",
-    "tests/test_scenarios.py::test_the_scenario_passes[quickstart]",
+    "tests/test_scenarios.py::test_the_scenario_passes[misconfigured-integrator]",
     "tests/test_generated_digest.py",
 ]
 # What the smoke subset needs of the dev extra, at its floors too.
@@ -47,9 +49,24 @@ def smoke_dev_requirements() -> list[str]:
 
 def test_the_lowest_allowed_versions_pass_the_smoke_subset(tmp_path: Path) -> None:
     wanted = floors()
+    # The lowest setuptools release the build allows (uv picks it), pinned for the build of the
+    # sdist and of the wheel from it.
+    build_requires = tmp_path / "build-requires.in"
+    build_requires.write_text(f"setuptools>={wanted.pop('setuptools')}\n")
     build_floor = tmp_path / "build-constraints.txt"
-    build_floor.write_text(f"setuptools=={wanted.pop('setuptools')}\n")
-    uv("build", "--quiet", "--wheel", "--build-constraint", build_floor, "--out-dir", tmp_path / "dist", ROOT)
+    uv(
+        "pip",
+        "compile",
+        "--quiet",
+        "--resolution",
+        "lowest",
+        "--no-header",
+        "--no-annotate",
+        build_requires,
+        "-o",
+        build_floor,
+    )
+    uv("build", "--quiet", "--build-constraint", build_floor, "--out-dir", tmp_path / "dist", ROOT)
     (wheel,) = (tmp_path / "dist").glob("cwsim-*.whl")
 
     venv = Venv(tmp_path / "venv")

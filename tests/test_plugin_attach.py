@@ -169,3 +169,41 @@ def test_ini_options_configure_the_plugins_own_server(pytester: pytest.Pytester)
         """
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_the_admin_endpoints_the_fixtures_use_answer_bad_input_in_connectwise_shape(world) -> None:
+    from cwsim.simulator.server import create_app
+
+    client = create_app(world).test_client()
+    for body in ({"seed": "seven"}, {"seed": True}, [7], None):
+        answer = client.post("/_sim/seed", json=body)
+        assert (
+            answer.status_code == 400
+            and answer.json["code"]
+            and "seed must be a whole number" in answer.json["message"]
+        ), (body, answer.json)
+    unknown = client.post("/_sim/tenant", query_string={"builtin": "no-such-tenant"})
+    assert unknown.status_code == 400 and "no built-in tenant of that name" in unknown.json["message"]
+    traversal = client.post("/_sim/tenant", query_string={"builtin": "../../etc/passwd"})
+    assert traversal.status_code == 400, "a built-in name never reads a path"
+    assert client.get("/_sim/errors", query_string={"since": "x"}).status_code == 400
+    assert client.get("/_sim/facts").status_code == 404, "an app not run by `cwsim serve` has no facts"
+
+
+def test_errors_and_a_reset_to_startup_over_http(world) -> None:
+    from cwsim.simulator.server import create_app
+
+    client = create_app(world).test_client()
+    before = client.get("/_sim/errors").json["count"]
+    world.errors.append("GET /x\nTraceback: boom")
+    try:
+        assert client.get("/_sim/errors", query_string={"since": before}).json == {
+            "count": before + 1,
+            "errors": ["GET /x\nTraceback: boom"],
+        }
+        assert client.post("/_sim/seed", json={"seed": 3}).json["seed"] == 3
+        assert world.fleet.fleet.spec.seed == 3
+        assert client.post("/_sim/reset", json={"startup": True}).status_code == 200
+        assert world.fleet.fleet.spec.seed == world.options.seed, "back to the startup tenant and fleet"
+    finally:
+        world.errors.pop()
