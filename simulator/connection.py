@@ -66,6 +66,10 @@ class InProcessServer:
     def facts(self) -> dict[str, Any]:
         return self.server.facts()
 
+    def __getattr__(self, name: str) -> Any:
+        """Everything else is the RunningServer's (`url`, `options`, ...), as `cwsim_server` was before."""
+        return getattr(self.server, name)
+
 
 class Cwsim:
     """What a test gets from the `cwsim` fixture: URLs, credentials, sessions and the admin API.
@@ -74,8 +78,9 @@ class Cwsim:
     and None when it attached to one started elsewhere.
     """
 
-    def __init__(self, server: Any) -> None:
-        served: ServedFake = server if hasattr(server, "admin_token") else InProcessServer(server)
+    def __init__(self, server: ServedFake | Any) -> None:
+        """`server`: an AttachedServer, an InProcessServer, or a RunningServer of this process."""
+        served: ServedFake = server if isinstance(server, AttachedServer | InProcessServer) else InProcessServer(server)
         self.served = served
         self.server = getattr(served, "server", None)
         self.world = served.world
