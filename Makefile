@@ -1,6 +1,6 @@
 # The two commands: `make demo` runs the main job, `make test` runs the tests.
 # Each creates .venv and installs cwsim with its dev extras, at the versions requirements/dev.lock
-# pins, when the venv is missing or the packaging files or the lock changed, so a fresh clone needs
+# pins (with uv, from PyPI: minutes faster than pip), when the venv is missing or the packaging files or the lock changed, so a fresh clone needs
 # nothing else. `make lock` refreshes the lock (after a change to pyproject.toml's dependencies).
 
 PYTHON ?= python3
@@ -13,8 +13,8 @@ LOCK := requirements/dev.lock
 
 $(STAMP): pyproject.toml setup.py $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
+	$(BIN)/python -m pip install --quiet "$$(grep '^uv==' $(LOCK))"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
 
 # The dev environment's versions (Python 3.11 on Linux, as CI), resolved by uv from PyPI.
