@@ -119,10 +119,10 @@ def admin_blueprint(world: World) -> Blueprint:
     @blueprint.get("/errors")
     def errors() -> Response:
         """Tracebacks of unexpected server errors (500s): `count` in all, `errors` after the first `since`."""
-        since = _number("since") or 0
+        since = max(0, _number("since") or 0)
         limit = _number("limit")
         found = world.errors[since:]
-        return json_response({"count": len(world.errors), "errors": found if limit is None else found[:limit]})
+        return json_response({"count": len(world.errors), "errors": found if limit is None else found[: max(0, limit)]})
 
     @blueprint.get("/facts")
     def facts() -> Response:
