@@ -53,7 +53,7 @@ def test_locust_and_pytest_are_extras_not_core_requirements(wheel: zipfile.ZipFi
     assert any(r.startswith("locust") and 'extra == "load"' in r for r in requires), requires
 
 
-def test_the_sdist_holds_the_sources_and_no_tests(built_dist: tuple[Path, Path]) -> None:
+def test_the_sdist_holds_the_sources_the_wheel_is_built_from(built_dist: tuple[Path, Path]) -> None:
     with tarfile.open(built_dist[0]) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
     assert {"pyproject.toml", "setup.py", "README.md", "cwsim/__main__.py", "simulator/pytest_plugin.py"} <= names
