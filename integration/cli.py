@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .command_options import add_version
 from .settings import SettingsError, load_settings, unknown_variable_warnings
 
 # subcommand -> (module, one-line help). A module exposes `add_arguments(parser)` and
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The Datto BCDR → ConnectWise Manage integration: alerts to tickets and email, onboarding, "
         "overage billing. Settings come from --settings FILE and CWSIM_<SECTION>_<NAME> variables.",
     )
+    add_version(parser)
     parser.add_argument("--settings", type=Path, metavar="FILE", help="a YAML or JSON settings file")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():

@@ -1,6 +1,6 @@
 """Alert email by SMTP, in the appliance's subject formats, held back an hour per device and alert type.
 
-Subjects (reference/datto-bcdr.md §3.2), with a device alert's device name where the agent goes:
+Subjects (docs/datto-facts.md §4), with a device alert's device name where the agent goes:
 
     CRITICAL ERROR for -agenthostname on -devicehostname (-sn)
     Warning for -agenthostname on -devicehostname (-sn)

@@ -1,6 +1,6 @@
 """Offsite overage arithmetic: a device's family, its plan's allowance, the units over it, and billing months.
 
-The rule (reference/datto-bcdr.md §7 "Billing rule", the setup guide's "Overage Setup"): only a
+The rule (docs/datto-facts.md §3, after the ConnectWise setup guide, Datto KB 213327926): only a
 plan with a fixed offsite allowance (CAPACITY) has overage; the excess over the allowance is
 billed in whole units, rounded up: per TB for SIRIS, per 500 GB for ALTO. Units are decimal
 (1 TB = 10^12 bytes) unless binary units are asked for (1 TB = 2^40 bytes, 500 GB = 500 x 2^30).
@@ -35,7 +35,7 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B|bytes?)?\s*$", re.IGNORE
 _POWERS = {"b": 0, "byte": 0, "bytes": 0, "kb": 1, "mb": 2, "gb": 3, "tb": 4}
 _BINARY = {"kib": 1, "mib": 2, "gib": 3, "tib": 4}
 # What the portal's servicePlan text says, as far as it can be read. The real strings are not
-# documented (reference/datto-bcdr.md §2); one public script reads retention with
+# documented (docs/datto-facts.md §3); one public script reads retention with
 # `Infinite|\d\d? (years?|months?)`. A capacity plan names its allowance; the legacy ALTO tiers
 # are LT150, LT250, LT500 and LT1000 GB (KB 205373764).
 _CAPACITY = re.compile(r"\bcapacity\b\D*?(\d+(?:\.\d+)?\s*[GT]i?B)\b", re.IGNORECASE)

@@ -31,6 +31,7 @@ from waitress import wasyncore
 
 from .billing_record import BillingRecord
 from .boards import BoardCatalog
+from .command_options import add_log_options, chosen_level
 from .connections import connectwise_client, portal_client
 from .delivery import AlertDeliverer
 from .holdback import EmailHoldback
@@ -280,7 +281,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-dir", type=Path, metavar="DIR", help="where the outbox and records live (default: state_dir)"
     )
-    parser.add_argument("--verbose", action="store_true", help="log every delivery")
+    add_log_options(parser, "log every delivery (the debug level)")
 
 
 def is_loopback(host: str) -> bool:
@@ -298,12 +299,13 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     # write lock on when nothing else runs, cost so many GIL hand-offs that 200 alerts/s offered
     # gave 120-145 delivered; CPython's 5 ms keeps up with 200 and lowers the p95 lag.
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    level = chosen_level(args, usual=logging.INFO, verbose=logging.DEBUG)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.verbose:
+    if level <= logging.DEBUG:
         logging.getLogger("urllib3").setLevel(logging.INFO)  # its DEBUG lines are every request's URL
     if args.state_dir is not None:
         settings.state_dir = str(args.state_dir)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..simulator.client import ApiSession
 from ..simulator.clock import format_iso, parse_duration
 from ..simulator.datto.simulation import ASSET_INCIDENTS
-from ..simulator.pytest_plugin import ApiSession
 from ..simulator.testing import Admin, AdminError
 
 ActionFunction = Callable[["RunContext", dict[str, Any]], str]

@@ -15,6 +15,7 @@ from types import FrameType
 
 import orjson
 
+from ..integration.command_options import add_log_options, add_version, chosen_level
 from ..simulator.admin_access import UnsafeBind, check_bind
 from ..simulator.clock import ClockMode, parse_moment
 from ..simulator.connectwise.collections import COLLECTIONS
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cwsim",
         description="A fake ConnectWise Manage and a simulated Datto fleet, for end-to-end and load tests.",
     )
+    add_version(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve = commands.add_parser("serve", help="serve the fake ConnectWise API and the admin API")
     serve.add_argument("--host", default=LOOPBACK, help="address to bind (default %(default)s)")
@@ -112,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_BODY_BYTES,
         help="answer 413 to API request bodies larger than this (default %(default)s)",
     )
-    serve.add_argument("--verbose", action="store_true", help="log every request")
+    add_log_options(serve, "log every request (the info level)")
     _add_fleet_serve_arguments(serve)
     serve.set_defaults(handler=run_serve)
     _add_fleet_commands(commands)
@@ -377,7 +379,8 @@ def _check_serve_arguments(parser: argparse.ArgumentParser, args: argparse.Names
 
 def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
+        level=chosen_level(args, usual=logging.WARNING, verbose=logging.INFO),
+        format="%(asctime)s %(name)s %(message)s",
     )
     try:
         faults = load_fault_file(args.faults, (c.table for c in COLLECTIONS)) if args.faults else []

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..simulator.clock import parse_moment
 
 if TYPE_CHECKING:
-    from ..simulator.pytest_plugin import ApiSession
+    from ..simulator.client import ApiSession
     from ..simulator.testing import Admin
     from .actions import RunContext
     from .scenario import Scenario

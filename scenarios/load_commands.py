@@ -32,6 +32,7 @@ from .load_runner import (
     LocustRun,
     account,
     drain,
+    locust_missing,
     locustfile,
     run_locust,
     start_alert_stack,
@@ -213,6 +214,8 @@ def _say(message: str) -> None:
 
 
 def alerts_command(args: argparse.Namespace) -> int:
+    if missing := locust_missing():
+        return _fail(missing)
     try:
         fleet = _fleet(args)
         workers = _whole("workers", args.workers, 1, 64)
@@ -294,6 +297,8 @@ def alerts_command(args: argparse.Namespace) -> int:
 
 
 def connectwise_command(args: argparse.Namespace) -> int:
+    if missing := locust_missing():
+        return _fail(missing)
     try:
         users = _whole("users", args.users, 1, 10_000)
         rate = _number("rate", args.rate, 0, 100_000)

@@ -6,6 +6,7 @@ locust is never imported here (it patches the standard library through gevent wh
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -187,6 +188,14 @@ class LocustResult:
     exit_code: int
     summary: dict[str, Any] | None  # None when locust wrote none (it failed before quitting cleanly)
     log: str
+
+
+LOAD_EXTRA_HINT = "locust is not installed (the core install leaves it out): pip install 'cwsim[load]'"
+
+
+def locust_missing() -> str | None:
+    """A one-line message when locust is not installed beside cwsim (the `load` extra), else None."""
+    return None if importlib.util.find_spec("locust") is not None else LOAD_EXTRA_HINT
 
 
 def run_locust(run: LocustRun, timeout: float | None = None) -> LocustResult:

@@ -12,18 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .runner import RunOptions, RunResult, run_scenario
-from .scenario import load_scenario
+if TYPE_CHECKING:
+    from .runner import RunResult
 
-ScenarioRunner = Callable[..., RunResult]
+# Importing this module must cost almost nothing (pytest loads it in every run where cwsim is
+# installed): the runner is imported inside the fixture.
+ScenarioRunner = Callable[..., "RunResult"]
 
 
 @pytest.fixture
 def cwsim_scenario(tmp_path: Path) -> ScenarioRunner:
     """Run a scenario (a built-in name or a file) in processes of its own; artifacts under tmp_path on failure."""
+
+    from .runner import RunOptions, run_scenario
+    from .scenario import load_scenario
 
     def run(name_or_path: str | Path, **settings: dict[str, object]) -> RunResult:
         scenario = load_scenario(name_or_path)

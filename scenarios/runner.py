@@ -26,8 +26,8 @@ import yaml
 
 from ..integration.status import caught_up, drained
 from ..simulator.atomic_files import write_json_atomically
+from ..simulator.client import ApiSession, basic_auth
 from ..simulator.clock import format_iso
-from ..simulator.pytest_plugin import ApiSession, basic_auth
 from ..simulator.testing import Admin
 from .actions import RunContext, act
 from .expectations import Evidence, Outcome, evaluate, mapped_serials

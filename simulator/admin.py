@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .clock import ClockMode, parse_moment
@@ -101,8 +101,36 @@ def admin_blueprint(world: World) -> Blueprint:
 
     @blueprint.post("/reset")
     def reset() -> Response:
-        world.reset()
+        """Back to the seed state; `{"startup": true}` also back to the tenant the server started with."""
+        body = request.get_json(silent=True) if request.content_length else None
+        world.reset(startup=bool(isinstance(body, dict) and body.get("startup")))
         return json_response({"reset": True})
+
+    @blueprint.post("/seed")
+    def use_seed() -> Response:
+        """`{"seed": 7}`: a tenant and fleet generated from that seed, until a reset to startup."""
+        body = read_json()
+        seed = body.get("seed") if isinstance(body, dict) else None
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise bad_request('seed must be a whole number, e.g. {"seed": 7}.', "seed")
+        world.use_seed(seed)
+        return json_response({"seed": seed, "companyId": world.backend.settings.company_id})
+
+    @blueprint.get("/errors")
+    def errors() -> Response:
+        """Tracebacks of unexpected server errors (500s): `count` in all, `errors` after the first `since`."""
+        since = max(0, _number("since") or 0)
+        limit = _number("limit")
+        found = world.errors[since:]
+        return json_response({"count": len(world.errors), "errors": found if limit is None else found[: max(0, limit)]})
+
+    @blueprint.get("/facts")
+    def facts() -> Response:
+        """The ready file's contents (URLs, ports, credentials): how a client attaches given only the URL."""
+        describe = current_app.extensions.get("cwsim.facts")
+        if describe is None:
+            raise CwError(404, "NotFound", "This app is not served by `cwsim serve`, so it has no facts.")
+        return json_response(describe())
 
     @blueprint.post("/additions/<int:addition_id>/invoice")
     def invoice_addition(addition_id: int) -> Response:

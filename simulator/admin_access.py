@@ -13,10 +13,11 @@ import ipaddress
 
 from flask import Flask, Response, request
 
+from .client import TOKEN_HEADER
+from .client import admin_headers as admin_headers  # its home is the client side; server code imports it here
 from .connectwise.resources import json_response
 from .faults import is_admin_path
 
-TOKEN_HEADER = "X-Cwsim-Admin-Token"
 LOOPBACK_NAMES = frozenset({"localhost"})
 
 
@@ -41,11 +42,6 @@ def check_bind(host: str, admin_token: str | None) -> None:
             "state with credentials, faults) would be open to the network. Give --admin-token TOKEN (or "
             "CWSIM_ADMIN_TOKEN) to require it on /_sim, or listen on 127.0.0.1."
         )
-
-
-def admin_headers(token: str | None) -> dict[str, str]:
-    """The header a client sends to the admin API (none without a token)."""
-    return {TOKEN_HEADER: token} if token else {}
 
 
 def given_token() -> str | None:

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request
 
 from .connectwise.errors import CwError, bad_request
 from .connectwise.resources import error_response, json_response, read_json
-from .connectwise.tenant_file import TenantFileError, TenantSource, load_tenant
+from .connectwise.tenant_file import TenantFileError, TenantSource, load_tenant, tenant_source
 from .state_problems import StateProblems
 from .world import World
 
@@ -53,11 +53,16 @@ def state_blueprint(world: World) -> Blueprint:
 
     @blueprint.post("/tenant")
     def tenant_post() -> Response:
-        """A tenant file in the body (YAML or JSON); `?name=` labels it in error messages."""
-        name = request.args.get("name") or "tenant"
-        text = request.get_data(cache=True).decode("utf-8", errors="replace")
+        """A tenant file in the body (YAML or JSON; `?name=` labels it in error messages), or a
+        built-in tenant by name (`?builtin=datto-ready`, no body)."""
+        builtin = request.args.get("builtin")
+        name = request.args.get("name") or builtin or "tenant"
         try:
-            backend = load_tenant(TenantSource(text, name), world.clock)
+            if builtin is not None:
+                source = tenant_source(builtin, directory=None, allow_paths=False)
+            else:
+                source = TenantSource(request.get_data(cache=True).decode("utf-8", errors="replace"), name)
+            backend = load_tenant(source, world.clock)
         except TenantFileError as error:
             problems = [str(problem) for problem in error.problems]
             errors = [{**problem.as_json(), "text": str(problem)} for problem in error.problems]

@@ -6,113 +6,98 @@ Registered through the `pytest11` entry point, so installing cwsim is enough:
         api = cwsim.session()
         api.post("service/tickets", json={"summary": "Backup failed", "company": {"id": 1}})
 
-Server-side errors (a 500 from the fake) fail the test that caused them.
+Given a server started elsewhere (`--cwsim-url URL`, or `--cwsim-ready-file PATH` / the
+CWSIM_READY_FILE variable naming `cwsim serve --ready-file`'s file), the fixtures attach to it and
+never start their own. Either way everything they do goes over HTTP, so server-side errors (a 500
+from the fake) fail the test that caused them in both modes.
+
+Importing this module costs almost nothing: pytest loads it in every run of an environment with
+cwsim installed, so the server, Flask, Faker and requests are imported only inside the fixtures.
 """
 
 from __future__ import annotations
 
-import base64
+import os
 from collections.abc import Iterator
-from typing import Any
-from urllib.parse import urljoin
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import requests
 
-from .admin_access import admin_headers
-from .connectwise.tenant_file import load_tenant_file
-from .server import RunningServer, ServeOptions
-from .testing import Admin, Clock, ConnectWiseConfig, Fleet, Journal, Mail
-from .world import WorldOptions
+if TYPE_CHECKING:
+    from .connection import Cwsim, ServedFake
+    from .testing import Clock, ConnectWiseConfig, Fleet, Journal, Mail
 
 READY_TIMEOUT_SECONDS = 60.0
+READY_FILE_VARIABLE = "CWSIM_READY_FILE"
+ADMIN_TOKEN_VARIABLE = "CWSIM_ADMIN_TOKEN"
+
+# Names users import from here; each lives in a module without pytest, loaded on first use.
+_REEXPORTS = {
+    "ApiSession": "client",
+    "basic_auth": "client",
+    "Cwsim": "connection",
+    "ConnectWiseConfig": "testing",
+    "Admin": "testing",
+    "Fleet": "testing",
+    "Clock": "testing",
+    "Mail": "testing",
+    "Journal": "testing",
+}
 
 
-class ApiSession(requests.Session):
-    """A requests session for one fake ConnectWise: relative URLs, auth and clientId preset."""
+def __getattr__(name: str) -> Any:
+    if name in _REEXPORTS:
+        import importlib
 
-    def __init__(self, base_url: str, headers: dict[str, str], timeout: float = 30.0) -> None:
-        super().__init__()
-        self.base_url = base_url.rstrip("/") + "/"
-        self.headers.update(headers)
-        self.timeout = timeout
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", self.timeout)
-        return super().request(method, urljoin(self.base_url, url.lstrip("/")), *args, **kwargs)
+        return getattr(importlib.import_module(f".{_REEXPORTS[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def basic_auth(company_id: str, user: str, secret: str) -> str:
-    token = base64.b64encode(f"{company_id}+{user}:{secret}".encode()).decode()
-    return f"Basic {token}"
-
-
-class Cwsim:
-    """What a test gets from the `cwsim` fixture: URLs, credentials, sessions, and the live world."""
-
-    def __init__(self, server: RunningServer) -> None:
-        self.server = server
-        self.world = server.world
-        self.facts = server.facts()
-        self.url: str = self.facts["url"]
-        self.api_url: str = self.facts["api_url"]
-        self.fault_proxy_url: str = self.facts["fault_proxy_url"]
-        self.fault_proxy_api_url: str = self.facts["fault_proxy_api_url"]
-        self.company_id: str = self.facts["companyId"]
-
-    def headers(self, integrator: bool = False) -> dict[str, str]:
-        """Request headers for the API member (default) or the integrator login."""
-        if integrator:
-            login = self.facts["integrator"]
-            return {
-                "Authorization": basic_auth(self.company_id, login["username"], login["password"]),
-                "clientId": self.facts["clientId"],
-                "x-cw-usertype": "integrator",
-            }
-        return {
-            "Authorization": basic_auth(self.company_id, self.facts["publicKey"], self.facts["privateKey"]),
-            "clientId": self.facts["clientId"],
-        }
-
-    def session(self, integrator: bool = False, through_fault_proxy: bool = False) -> ApiSession:
-        """A session on the ConnectWise API: `session().get("service/boards")`; through the fault
-        proxy (where connection faults happen) if asked."""
-        return ApiSession(self.fault_proxy_api_url if through_fault_proxy else self.api_url, self.headers(integrator))
-
-    def admin(self) -> ApiSession:
-        """A session on the admin API: `admin().get("health")` (with the admin token, if the server has one)."""
-        return ApiSession(self.url + "/_sim", admin_headers(self.server.options.admin_token))
-
-    @property
-    def helpers(self) -> Admin:
-        """Typed helpers over the admin API: `.fleet`, `.clock`, `.mail`, `.journal`."""
-        return Admin(self.url)
+# (option, ini name, kind, default, help): each works on the command line and as an ini option.
+_OPTIONS: list[tuple[str, str, str, Any, str]] = [
+    ("--cwsim-seed", "cwsim_seed", "int", 0, "seed of the cwsim tenant (default 0)"),
+    ("--cwsim-companies", "cwsim_companies", "int", None, "companies in the cwsim tenant (default 36)"),
+    (
+        "--cwsim-tenant",
+        "cwsim_tenant",
+        "str",
+        None,
+        "a tenant file (path or built-in name) instead of the generated tenant",
+    ),
+    ("--cwsim-url", "cwsim_url", "str", None, "attach to the cwsim serve at this URL instead of starting one"),
+    (
+        "--cwsim-ready-file",
+        "cwsim_ready_file",
+        "str",
+        None,
+        f"attach to the cwsim serve that wrote this ready file (default: ${READY_FILE_VARIABLE}); waits for it",
+    ),
+    (
+        "--cwsim-admin-token",
+        "cwsim_admin_token",
+        "str",
+        None,
+        f"the admin token of an attached server started with one (default: ${ADMIN_TOKEN_VARIABLE})",
+    ),
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cwsim")
-    group.addoption("--cwsim-seed", type=int, default=0, help="seed of the cwsim tenant (default 0)")
-    group.addoption("--cwsim-companies", type=int, default=WorldOptions.companies, help="companies in the cwsim tenant")
-    group.addoption(
-        "--cwsim-tenant", default=None, help="a tenant file (path or built-in name) instead of the generated tenant"
-    )
+    for flag, ini_name, kind, default, help_text in _OPTIONS:
+        group.addoption(flag, dest=ini_name, type=int if kind == "int" else str, default=None, help=help_text)
+        parser.addini(ini_name, help_text, default=None if default is None else str(default))
 
 
-@pytest.fixture(scope="session")
-def cwsim_server(pytestconfig: pytest.Config) -> Iterator[RunningServer]:
-    """One `cwsim serve` for the session, on a free loopback port, ready before the first test."""
-    options = ServeOptions(
-        port=0,
-        smtp_port=0,
-        world=WorldOptions(
-            seed=pytestconfig.getoption("cwsim_seed"),
-            companies=pytestconfig.getoption("cwsim_companies"),
-            tenant=pytestconfig.getoption("cwsim_tenant"),
-        ),
-    )
-    server = RunningServer(options).start(timeout=READY_TIMEOUT_SECONDS)
-    yield server
-    server.stop()
+def setting(config: pytest.Config, name: str) -> Any:
+    """An option's value: the command line first, then the ini file, then its default."""
+    value = config.getoption(name)
+    if value is None:
+        value = config.getini(name)
+    kind = next(option[2] for option in _OPTIONS if option[1] == name)
+    if value in (None, ""):
+        return None
+    return int(value) if kind == "int" else str(value)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -120,24 +105,63 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cwsim_tenant(name_or_path): the cwsim fake serves this tenant file")
 
 
+def attach_target(config: pytest.Config) -> tuple[str, str] | None:
+    """("url", URL) or ("ready_file", PATH) when the run should attach to a server; None to start one."""
+    url = setting(config, "cwsim_url")
+    if url:
+        return ("url", url)
+    ready_file = setting(config, "cwsim_ready_file") or os.environ.get(READY_FILE_VARIABLE)
+    return ("ready_file", ready_file) if ready_file else None
+
+
+@pytest.fixture(scope="session")
+def cwsim_server(pytestconfig: pytest.Config) -> Iterator[ServedFake]:
+    """The session's fake: attached to one started elsewhere, or one `cwsim serve` on a free loopback port."""
+    from .connection import AttachedServer, InProcessServer
+
+    token = setting(pytestconfig, "cwsim_admin_token") or os.environ.get(ADMIN_TOKEN_VARIABLE) or None
+    target = attach_target(pytestconfig)
+    if target is not None:
+        kind, where = target
+        if kind == "url":
+            yield AttachedServer.from_url(where, token, timeout=READY_TIMEOUT_SECONDS)
+        else:
+            yield AttachedServer.from_ready_file(where, token, timeout=READY_TIMEOUT_SECONDS)
+        return
+    from .server import RunningServer, ServeOptions
+    from .world import WorldOptions
+
+    world = {name: setting(pytestconfig, f"cwsim_{name}") for name in ("seed", "companies", "tenant")}
+    options = ServeOptions(
+        port=0, smtp_port=0, world=WorldOptions(**{name: value for name, value in world.items() if value is not None})
+    )
+    server = RunningServer(options).start(timeout=READY_TIMEOUT_SECONDS)
+    try:
+        yield InProcessServer(server)
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def cwsim(cwsim_server: RunningServer, request: pytest.FixtureRequest) -> Iterator[Cwsim]:
+def cwsim(cwsim_server: ServedFake, request: pytest.FixtureRequest) -> Iterator[Cwsim]:
     """The session's fake, reset to its seed state before the test; fails the test on a server error.
 
     `@pytest.mark.cwsim_tenant("datto-ready")` or `@pytest.mark.cwsim_seed(7)` give one test
     another tenant; the next test gets the session's own back.
     """
-    world = cwsim_server.world
-    world.reset(startup=True)
+    from .connection import Cwsim, FakeControl
+
+    control = FakeControl(cwsim_server)
+    control.reset_to_startup()
     tenant = request.node.get_closest_marker("cwsim_tenant")
     seed = request.node.get_closest_marker("cwsim_seed")
     if tenant is not None:
-        world.load_tenant(load_tenant_file(tenant.args[0], world.clock))
+        control.use_tenant(tenant.args[0])
     elif seed is not None:
-        world.use_seed(seed.args[0])
-    errors_before = len(cwsim_server.world.errors)
+        control.use_seed(seed.args[0])
+    errors_before = control.error_count()
     yield Cwsim(cwsim_server)
-    new_errors = cwsim_server.world.errors[errors_before:]
+    new_errors = control.errors_since(errors_before)
     if new_errors:
         pytest.fail("cwsim served errors during this test:\n" + "\n\n".join(new_errors), pytrace=False)
 
@@ -145,6 +169,8 @@ def cwsim(cwsim_server: RunningServer, request: pytest.FixtureRequest) -> Iterat
 @pytest.fixture
 def cwsim_connectwise(cwsim: Cwsim) -> ConnectWiseConfig:
     """What your ConnectWise client needs to reach the fake (site, API URL, company, keys, clientId)."""
+    from .testing import ConnectWiseConfig
+
     return ConnectWiseConfig.from_facts(cwsim.facts)
 
 

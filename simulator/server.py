@@ -220,6 +220,7 @@ class RunningServer:
         if options.state_file is not None and Path(options.state_file).exists():
             self.state_notes = self.world.state.restore(read_state_file(options.state_file))
         self.app = create_app(self.world, options.admin_token, options.max_body_bytes)
+        self.app.extensions["cwsim.facts"] = self.facts  # GET /_sim/facts: attaching given only the URL
         self.tls: LocalTls | None = local_tls(options.ca_file) if options.tls else None
         self.server = waitress.server.create_server(
             self.app,

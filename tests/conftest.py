@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,3 +73,11 @@ def admin(cwsim: Cwsim) -> requests.Session:
 def cw(cwsim: Cwsim) -> requests.Session:
     """The plugin server's ConnectWise API as the API member (a module may define its own `cw`)."""
     return cwsim.session()
+
+
+@pytest.fixture(scope="session")
+def built_dist(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """cwsim's sdist and wheel, built once per session (the wheel from the sdist) for the packaging tests."""
+    from .venvkit import build_dist
+
+    return build_dist(tmp_path_factory.mktemp("dist"))

@@ -1,4 +1,4 @@
-"""The integration's modules load neither the simulator, the scenarios nor Faker (DESIGN.md's one rule)."""
+"""The integration's modules load neither the simulator, the scenarios nor Faker (the project's one layering rule)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The layering rule of DESIGN.md, checked over the source tree's imports (relative ones resolved)."""
+"""The layering rule, checked over the source tree's imports (relative ones resolved).
+
+integration/ imports nothing of simulator/ or scenarios/; simulator/ nothing of integration/ or scenarios/.
+"""
 
 from __future__ import annotations
 

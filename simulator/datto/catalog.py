@@ -1,7 +1,7 @@
 """The Datto catalog as data: families, models, offsite plans, alert types and their email lists.
 
 Where a value comes from a source it says so; everything else is an assumption [A] from
-`reference/datto-bcdr.md` section 7, kept here as data so it can be read and changed in one place.
+docs/datto-facts.md §2 and §7, kept here as data so it can be read and changed in one place.
 """
 
 from __future__ import annotations

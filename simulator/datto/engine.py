@@ -7,7 +7,7 @@ backups stalling, offsite sync stalling, a ransomware flag). Each device and sit
 outage streams, and one event a day grows storage. Successful backups are state, not events:
 the last backup is derived from the schedule and the moments the asset stopped and resumed.
 
-Appliance rules, as `reference/datto-bcdr.md` describes them:
+Appliance rules, as docs/datto-facts.md §4 describes them:
 - a repeat of an active alert raises its `numberSeen` instead of a new alert;
 - no alert (raise or repeat) when the email list for its kind is empty;
 - paused or archived assets raise nothing, and out-of-service devices send nothing at all;

@@ -1,6 +1,6 @@
 """The Datto partner-portal device API (`/v1/bcdr/...`) over the simulated fleet, as a Flask blueprint.
 
-Shapes follow `reference/datto-bcdr.md` section 4: the paging envelope, device, asset and alert
+Shapes follow docs/datto-facts.md §5: the paging envelope, device, asset and alert
 objects, `{code, message}` errors. The real API's quirks and its rate limit are settings
 (`PortalSettings`), off by default. HTTP stays here; the fleet's state is read under its lock.
 """

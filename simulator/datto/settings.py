@@ -1,6 +1,6 @@
 """Every tunable of the fleet, its engine and the portal API, with its default and where the default comes from.
 
-Sources, as in `reference/datto-bcdr.md`: [V] Datto's own KB or code, [C] third-party client code,
+Sources, as in docs/datto-facts.md: [V] Datto's own KB or code, [C] third-party client code,
 [A] an assumption. Each field's `metadata` holds its source and its bounds, which the admin API's
 schemas (see `schemas.py`) read, so a setting is declared once.
 """
