@@ -47,7 +47,7 @@ from .load_runner import (
     start_alert_stack,
     start_fake,
 )
-from .processes import ProcessFailed
+from .processes import ProcessFailed, add_server_option
 
 OFF = ("off", "none")
 DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
@@ -103,6 +103,7 @@ def _add_reports(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--html", metavar="FILE", type=Path, help="locust's HTML report")
     group.add_argument("--summary", metavar="FILE", type=Path, help="the summary as JSON")
     group.add_argument("--workdir", type=Path, help="logs, settings and state (default: a new temporary folder)")
+    add_server_option(parser)
     parser.add_argument(
         "--locust-workers",
         default="0",

@@ -1,9 +1,12 @@
-"""`cwsim serve` as a user runs it: ready file, printed facts, clean shutdown, clear errors."""
+"""`cwsim serve` as a user runs it: ready file, printed facts, clean shutdown, clear errors; the tests of what a
+server does (ready file, health, shutdown with the state saved, TLS, the fault proxy, the mail catcher, ports in
+use, bad tenants and states) run on each WSGI server `--server` offers."""
 
 from __future__ import annotations
 
 import json
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -14,10 +17,18 @@ import requests
 
 from cwsim.scenarios.processes import ProcessFailed, cwsim_command, start
 from cwsim.simulator.pytest_plugin import basic_auth
+from cwsim.simulator.server import SERVER_VARIABLE, SERVERS
+
+
+@pytest.fixture(params=SERVERS)
+def server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every `cwsim serve` this test starts uses this WSGI server (its --server default comes from the variable)."""
+    monkeypatch.setenv(SERVER_VARIABLE, request.param)
+    return str(request.param)
 
 
 @pytest.fixture
-def served(tmp_path: Path):
+def served(tmp_path: Path, server: str):
     process = start(
         "cwsim", cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--companies", "5"), workdir=tmp_path
     )
@@ -47,7 +58,7 @@ def test_it_prints_the_same_facts_in_one_readable_block_less_the_secrets(served)
 
 
 @pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
-def test_it_shuts_down_cleanly_on_sigint_and_sigterm(tmp_path: Path, sent: signal.Signals) -> None:
+def test_it_shuts_down_cleanly_on_sigint_and_sigterm(tmp_path: Path, sent: signal.Signals, server: str) -> None:
     process = start(
         "cwsim", cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--companies", "3"), workdir=tmp_path
     )
@@ -55,8 +66,19 @@ def test_it_shuts_down_cleanly_on_sigint_and_sigterm(tmp_path: Path, sent: signa
     assert process.process.wait(timeout=15) == 0
     assert "stopped" in process.log()
     assert "Traceback" not in process.log()
+    assert process.facts["server"] == server
+    assert _gone(process.facts["url"])  # granian's worker went with it
 
 
+def _gone(url: str) -> bool:
+    try:
+        requests.get(url + "/_sim/health", timeout=5)
+    except requests.ConnectionError:
+        return True
+    return False
+
+
+@pytest.mark.usefixtures("server")
 def test_a_port_in_use_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -105,6 +127,7 @@ companies:
 """
 
 
+@pytest.mark.usefixtures("server")
 def test_a_tenant_file_with_errors_is_explained_by_line_and_nothing_is_served(tmp_path: Path) -> None:
     tenant = tmp_path / "bad.yaml"
     tenant.write_text(BAD_TENANT)
@@ -137,6 +160,7 @@ def test_it_serves_a_tenant_file_and_its_credentials_are_in_the_ready_file(tmp_p
         process.stop()
 
 
+@pytest.mark.usefixtures("server")
 def test_state_is_saved_on_a_clean_stop_and_restored_at_the_next_start(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     command = cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--companies", "3", "--state", str(state))
@@ -165,6 +189,7 @@ def test_state_is_saved_on_a_clean_stop_and_restored_at_the_next_start(tmp_path:
         second.stop()
 
 
+@pytest.mark.usefixtures("server")
 def test_a_state_file_that_cannot_be_restored_is_explained(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     state.write_text('{"version": 1, "connectwise": {"settings": {}, "tables": {}}}')
@@ -182,6 +207,7 @@ def test_a_state_file_that_cannot_be_restored_is_explained(tmp_path: Path) -> No
     assert result.returncode == 2 and "not valid JSON" in result.stderr
 
 
+@pytest.mark.usefixtures("server")
 def test_tls_puts_https_urls_and_the_ca_file_in_the_ready_file_and_the_printout(tmp_path: Path) -> None:
     ca_file = tmp_path / "ca.pem"
     process = start(
@@ -194,6 +220,11 @@ def test_tls_puts_https_urls_and_the_ca_file_in_the_ready_file_and_the_printout(
         assert facts["url"].startswith("https://127.0.0.1:") and facts["api_url"].startswith("https://")
         assert facts["tls"] is True and facts["ca_file"] == str(ca_file.resolve())
         assert requests.get(facts["url"] + "/_sim/health", timeout=5, verify=facts["ca_file"]).ok
+        # the app knows it was asked over HTTPS (its OpenAPI document names the origin it was asked at)
+        openapi = requests.get(facts["url"] + "/_sim/openapi.json", timeout=30, verify=facts["ca_file"]).json()
+        assert openapi["servers"][0]["url"] == facts["api_url"]
+        through_proxy = requests.get(facts["fault_proxy_url"] + "/_sim/health", timeout=5, verify=facts["ca_file"])
+        assert through_proxy.json()["status"] == "ok"
     finally:
         process.stop()
     printed = process.log()
@@ -204,3 +235,27 @@ def test_tls_puts_https_urls_and_the_ca_file_in_the_ready_file_and_the_printout(
 def test_ca_file_needs_tls() -> None:
     result = subprocess.run(cwsim_command("serve", "--ca-file", "x.pem"), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "--ca-file needs --tls" in result.stderr
+
+
+def test_the_fault_proxy_and_the_mail_catcher_live_with_the_state(tmp_path: Path, server: str) -> None:
+    """A connection fault set through the admin API breaks a request through the fault proxy, and mail sent to
+    the catcher is read back from the API: both answer from the process holding the world."""
+    process = start("cwsim", cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--companies", "3"), tmp_path)
+    try:
+        facts = process.facts
+        assert facts["server"] == server
+        headers = {"Authorization": basic_auth("cwsim", facts["publicKey"], facts["privateKey"]), "clientId": "x"}
+        rule = {"method": "GET", "collection": "service/boards", "count": 1, "effect": {"kind": "connection_reset"}}
+        requests.post(facts["url"] + "/_sim/faults", json=rule, timeout=5).raise_for_status()
+        boards = f"{facts['fault_proxy_api_url']}/service/boards"
+        with pytest.raises(requests.ConnectionError):
+            requests.get(boards, headers=headers, timeout=5)
+        assert requests.get(boards, headers=headers, timeout=5).status_code == 200  # the rule was used up
+        with smtplib.SMTP(facts["smtp"]["host"], facts["smtp"]["port"], timeout=10) as smtp:
+            smtp.sendmail("fleet@example.com", ["noc@example.com"], b"Subject: caught\r\n\r\nhello\r\n")
+        caught = requests.get(facts["url"] + "/_sim/mail", timeout=5).json()
+        assert [mail["subject"] for mail in caught] == ["caught"]
+        stats = requests.get(facts["url"] + "/_sim/stats", timeout=5).json()
+        assert stats["mail_caught"]["total"] == 1 and stats["requests"]["total"] >= 1
+    finally:
+        process.stop()
