@@ -47,7 +47,7 @@ DEFAULT_PORT = 8642
 DEFAULT_SMTP_PORT = 8025
 DEFAULT_THREADS = 8
 SERVERS = ("waitress", "granian")
-DEFAULT_SERVER = "waitress"
+DEFAULT_SERVER = "waitress"  # the command line's; in-process servers (tests, the pytest plugin) are always waitress
 SERVER_VARIABLE = "CWSIM_SERVER"  # `cwsim serve --server`'s default, so demo, run and load choose for their fake
 LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices stop(); not a wait for readiness
 CLIENT_ID = "cwsim-client"
@@ -204,7 +204,7 @@ class ServeOptions:
     fault_proxy_port: int = 0  # the fault proxy's port (0: a free one); it always runs
     admin_token: str | None = None  # required on /_sim when given; needed to listen beyond loopback
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    server: str = DEFAULT_SERVER  # the WSGI server: waitress (in this process) or granian (in its forked worker)
+    server: str = "waitress"  # the WSGI server: waitress (in this process) or granian (in its forked worker)
 
 
 INTERNAL_HOST = "127.0.0.1"  # the WSGI server's address behind the TLS proxy
