@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.util
+import os
+import signal
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .tls import LocalTls
 
 WsgiApp = Callable[..., Iterable[bytes]]
+PARENT_POLL_SECONDS = 0.5
 
 
 class WorkerFailed(RuntimeError):
@@ -79,6 +84,7 @@ class GranianServing:
                 self._report_writer.send("")
 
         multiprocessing.util.Finalize(None, run_and_report, exitpriority=100)
+        threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), name="cwsim-parent", daemon=True).start()
 
 
 def https_scheme(app: WsgiApp) -> WsgiApp:
@@ -89,6 +95,14 @@ def https_scheme(app: WsgiApp) -> WsgiApp:
         return app(environ, start_response)
 
     return behind_tls
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """In the worker: stop as on SIGTERM once the main process is gone (killed with SIGKILL, it cannot stop us),
+    so no worker is left holding the ports and the state."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)  # polling the parent's pid; there is no portable death signal
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _usable_port(host: str, port: int) -> int:

@@ -10,6 +10,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,20 @@ def test_the_fault_proxy_and_the_mail_catcher_live_with_the_state(tmp_path: Path
         assert stats["mail_caught"]["total"] == 1 and stats["requests"]["total"] >= 1
     finally:
         process.stop()
+
+
+def test_granians_worker_stops_and_saves_the_state_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    """SIGKILL on `cwsim serve` cannot be passed on by granian: its worker notices it is orphaned and stops as on
+    SIGTERM, so no process is left holding the ports, and the state it held is saved."""
+    state = tmp_path / "state.json"
+    command = cwsim_command("serve", "--server", "granian", "--port", "0", "--smtp-port", "0", "--state", str(state))
+    process = start("cwsim", command, tmp_path)
+    url = process.facts["url"]
+    assert requests.get(url + "/_sim/health", timeout=5).ok
+    process.process.kill()
+    process.process.wait(timeout=15)
+    deadline = time.monotonic() + 60
+    while not (_gone(url) and state.exists()):
+        assert time.monotonic() < deadline, "granian's worker outlived its main process"
+        time.sleep(0.1)  # polling for the worker to go, with a deadline
+    assert json.loads(state.read_text())["connectwise"]["tables"]
