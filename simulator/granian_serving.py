@@ -65,10 +65,11 @@ class GranianServing:
             server.serve(target_loader=load_app, wrap_loader=False)
         except SystemExit as stopped:  # granian's own way of saying a worker died
             raise WorkerFailed(f"granian's worker stopped by itself (exit {stopped.code})") from None
-        if self._report_reader.poll():
-            problem = self._report_reader.recv()
-            if problem:
-                raise OSError(problem)
+        if not self._report_reader.poll():
+            raise WorkerFailed("granian's worker did not finish stopping (it was killed); nothing was saved")
+        problem = self._report_reader.recv()
+        if problem:
+            raise OSError(problem)
 
     def at_worker_exit(self, hook: Callable[[], None]) -> None:
         """In the worker: run `hook` when it stops (SIGINT or SIGTERM), and tell the main process how it went."""
@@ -84,6 +85,9 @@ class GranianServing:
                 self._report_writer.send("")
 
         multiprocessing.util.Finalize(None, run_and_report, exitpriority=100)
+        # Its own process group: a Ctrl-C (SIGINT to the terminal's group) reaches only the main process, which
+        # then stops the worker with one SIGTERM. A worker hit by both at once never left granian's serve loop.
+        os.setpgid(0, 0)
         threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), name="cwsim-parent", daemon=True).start()
 
 

@@ -5,6 +5,7 @@ use, bad tenants and states) run on each WSGI server `--server` offers."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import smtplib
 import socket
@@ -69,6 +70,30 @@ def test_it_shuts_down_cleanly_on_sigint_and_sigterm(tmp_path: Path, sent: signa
     assert "Traceback" not in process.log()
     assert process.facts["server"] == server
     assert _gone(process.facts["url"])  # granian's worker went with it
+
+
+def test_ctrl_c_on_its_process_group_stops_it_cleanly_with_the_state_saved(tmp_path: Path, server: str) -> None:
+    """A terminal's Ctrl-C goes to the whole process group, granian's worker included (when it was hit together
+    with its main process, it hung until killed)."""
+    state, ready = tmp_path / "state.json", tmp_path / "ready.json"
+    command = cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--state", str(state))
+    command += ["--ready-file", str(ready)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert process.poll() is None and time.monotonic() < deadline, "cwsim serve never got ready"
+            time.sleep(0.05)  # polling for the ready file, with a deadline
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+    assert process.stdout is not None
+    printed = process.stdout.read().decode()
+    assert f"state saved to {state}" in printed and "Traceback" not in printed
+    assert json.loads(state.read_text())["connectwise"]["tables"]
 
 
 def _gone(url: str) -> bool:
