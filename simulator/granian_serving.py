@@ -50,6 +50,9 @@ class GranianServing:
         from granian.log import LogLevels
         from granian.server import Server
 
+        # Its worker must be a fork of this process (it inherits the world and the sockets, and load_app is a
+        # closure); granian uses the default start method, which is not fork everywhere (Python 3.14).
+        multiprocessing.set_start_method("fork", force=True)
         server = Server(
             "cwsim",  # a name only: the app comes from load_app
             address=self.host,
