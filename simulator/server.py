@@ -47,9 +47,10 @@ DEFAULT_PORT = 8642
 DEFAULT_SMTP_PORT = 8025
 DEFAULT_THREADS = 8
 SERVERS = ("waitress", "granian")
-# The command line's server: granian answered the fake's ticket POSTs 2.0-2.4 times as fast as waitress on the
-# project's 2-CPU VM (benchmarks/bench_servers.py; docs/load-testing.md). In-process servers (the pytest plugin,
-# tests) are always waitress: granian serves only from a main thread, in a process of its own.
+# The command line's server: granian answered the fake's ticket POSTs 1.1-2.4 times as fast as waitress in
+# every round measured on the project's 2-CPU VM (benchmarks/bench_servers.py; docs/load-testing.md).
+# In-process servers (the pytest plugin, tests) are always waitress: granian serves only from a main thread,
+# in a process of its own.
 DEFAULT_SERVER = "granian"
 SERVER_VARIABLE = "CWSIM_SERVER"  # `cwsim serve --server`'s default, so demo, run and load choose for their fake
 LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices stop(); not a wait for readiness
