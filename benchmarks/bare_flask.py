@@ -1,7 +1,8 @@
 """The baseline: a bare Flask app doing the least a fake could do, on the same WSGI server.
 
 Its POST parses the JSON body and stores it in a dict under a lock; its GET returns 25 stored
-records found by one dict lookup. `python -m benchmarks.bare_flask --port 0 --ready-file F`.
+records found by one dict lookup. `python -m benchmarks.bare_flask --port 0 --ready-file F [--server granian]`
+(with granian the ready file is written before its worker answers: poll the URL).
 """
 
 from __future__ import annotations
@@ -50,11 +51,24 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--ready-file", type=Path, required=True)
+    parser.add_argument("--server", choices=("waitress", "granian"), default="waitress")
     args = parser.parse_args()
+    if args.server == "granian":
+        serve_on_granian(args.port, args.threads, args.ready_file)
+        return
     server = waitress.server.create_server(create_app(), host="127.0.0.1", port=args.port, threads=args.threads)
     args.ready_file.write_text(json.dumps({"url": f"http://127.0.0.1:{server.effective_port}"}))
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
+
+
+def serve_on_granian(port: int, threads: int, ready_file: Path) -> None:
+    """The same app on granian, one worker and `threads` Python threads, as `cwsim serve --server granian`."""
+    from cwsim.simulator.granian_serving import GranianServing
+
+    serving = GranianServing("127.0.0.1", port, threads)
+    ready_file.write_text(json.dumps({"url": f"http://127.0.0.1:{serving.port}"}))
+    serving.serve(create_app)
 
 
 if __name__ == "__main__":

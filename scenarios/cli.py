@@ -25,10 +25,14 @@ from ..simulator.datto.offline import FleetFileError, generate_fleet_file, load_
 from ..simulator.datto.settings import FleetSpec, PortalSettings
 from ..simulator.datto.sinks import JsonLinesSink
 from ..simulator.fault_schema import FaultFileError, load_fault_file
+from ..simulator.granian_serving import WorkerFailed
 from ..simulator.server import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_PORT,
+    DEFAULT_SERVER,
     DEFAULT_SMTP_PORT,
+    SERVER_VARIABLE,
+    SERVERS,
     RunningServer,
     ServeOptions,
     describe,
@@ -36,6 +40,7 @@ from ..simulator.server import (
 from ..simulator.state_problems import StateProblems
 from ..simulator.world import WorldOptions, company_names
 from . import load_commands, run_commands
+from .processes import choose_server
 
 LOOPBACK = "127.0.0.1"
 
@@ -67,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="companies in the generated tenant (default %(default)s)",
     )
     serve.add_argument("--threads", type=int, default=8, help="worker threads (default %(default)s)")
+    serve.add_argument(
+        "--server",
+        choices=SERVERS,
+        default=os.environ.get(SERVER_VARIABLE) or DEFAULT_SERVER,
+        help=f"the WSGI server (default %(default)s, or ${SERVER_VARIABLE}); see docs/load-testing.md",
+    )
     serve.add_argument(
         "--journal-size", type=int, default=10_000, help="requests kept in the journal (default %(default)s)"
     )
@@ -407,6 +418,7 @@ def run_serve(args: argparse.Namespace) -> int:
         fault_proxy_port=args.fault_proxy_port,
         admin_token=args.admin_token,
         max_body_bytes=args.max_body_bytes,
+        server=args.server,
     )
     try:
         server = RunningServer(options)
@@ -437,10 +449,13 @@ def run_serve(args: argparse.Namespace) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         server.stop()
 
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, stop)  # granian puts its own in place when it starts
     signal.signal(signal.SIGINT, stop)
     try:
         server.run()
+    except WorkerFailed as error:
+        print(f"cwsim serve: {error}; its log is above", file=sys.stderr)
+        return 1
     except OSError as error:
         print(f"cwsim serve: cannot save the state to {args.state}: {error}", file=sys.stderr)
         return 1
@@ -453,6 +468,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    choose_server(args)
     if args.command == "serve":
         _check_serve_arguments(parser, args)
         _check_fleet_serve_arguments(parser, args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from ..simulator.server import DEFAULT_SERVER, SERVER_VARIABLE, SERVERS
 
 POLL_SECONDS = 0.02
 
@@ -57,6 +60,22 @@ def stop_all() -> None:
     for a signal that lands between a start and the code that would have stopped it."""
     for managed in list(_running):
         managed.stop()
+
+
+def add_server_option(parser: argparse.ArgumentParser) -> None:
+    """`--server` on a command that starts `cwsim serve`: the fake's WSGI server (`choose_server` applies it)."""
+    parser.add_argument(
+        "--server",
+        dest="fake_server",
+        choices=SERVERS,
+        help=f"the fake's WSGI server (default: cwsim serve's, {DEFAULT_SERVER}, or ${SERVER_VARIABLE})",
+    )
+
+
+def choose_server(args: argparse.Namespace) -> None:
+    """Every `cwsim serve` this process starts from now on uses the server `--server` named (when it named one)."""
+    if getattr(args, "fake_server", None):
+        os.environ[SERVER_VARIABLE] = args.fake_server
 
 
 def cwsim_command(*arguments: str) -> list[str]:

@@ -11,7 +11,7 @@ from types import FrameType
 
 from .actions import ActionError
 from .integration_process import IntegrationFailed
-from .processes import ProcessFailed, stop_all
+from .processes import ProcessFailed, add_server_option, stop_all
 from .runner import RunOptions, RunResult, ScenarioAborted, print_report, run_scenario
 from .scenario import ScenarioError, builtin_names, load_scenario
 
@@ -27,6 +27,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--artifacts", type=Path, help="on failure, write the journal, state, mail and logs here")
     run.add_argument("--workdir", type=Path, help="where the processes' files go (default: a temporary folder)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_server_option(run)
     run.set_defaults(handler=run_command)
 
     scenarios = commands.add_parser("scenarios", help="list the built-in scenarios")
@@ -38,6 +39,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--keep", action="store_true", help="leave everything running afterwards and say where to look")
     demo.add_argument("--report", type=Path, help="write the report as JSON here")
     demo.add_argument("--artifacts", type=Path, help="on failure, write the journal, state, mail and logs here")
+    add_server_option(demo)
     demo.set_defaults(handler=demo_command)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -153,28 +154,37 @@ class _MailboxHandler:
         return "250 Message accepted for delivery"
 
 
-class _FreePortController(Controller):
-    """aiosmtpd's controller, able to bind port 0: it learns the port before its self-check."""
+class _BoundController(Controller):
+    """aiosmtpd's controller serving a socket bound beforehand (its own would bind host:port in its thread)."""
 
-    def _trigger_server(self) -> None:
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+    def __init__(self, bound: socket.socket, handler: _MailboxHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._bound = bound
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, sock=self._bound, ssl=self.ssl_context)
 
 
 class SmtpCatcher:
-    """An SMTP server on `host:port` (0 = a free port) delivering into a Mailbox."""
+    """An SMTP server on `host:port` (0 = a free port) delivering into a Mailbox.
+
+    The listening socket is bound in the constructor, so the port is known and a port in use fails at once;
+    `start()` serves it from a thread (in whichever process calls it: a forked server worker inherits the socket).
+    """
 
     def __init__(self, mailbox: Mailbox, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._controller = _FreePortController(_MailboxHandler(mailbox), hostname=host, port=port)
+        self._socket = socket.create_server((host, port))
+        self._handler = _MailboxHandler(mailbox)
+        self._controller: _BoundController | None = None
         self.host = host
-
-    @property
-    def port(self) -> int:
-        return int(self._controller.port)
+        self.port = int(self._socket.getsockname()[1])
 
     def start(self) -> SmtpCatcher:
+        self._controller = _BoundController(self._socket, self._handler, hostname=self.host, port=self.port)
         self._controller.start()
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        if self._controller is not None:
+            self._controller.stop()
+        self._socket.close()

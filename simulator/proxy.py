@@ -164,9 +164,10 @@ async def _close_all(*writers: asyncio.StreamWriter | None) -> None:
 
 
 def _quiet_exceptions(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """Failed handshakes (a client that does not trust the CA) are the client's problem: log them quietly."""
+    """Failed handshakes (a client that does not trust the CA) are the client's problem, and a close cut short
+    while the proxy stops (its server gone first, as granian's is) is the stop: log them quietly."""
     error = context.get("exception")
-    if isinstance(error, ssl.SSLError | ConnectionError | TimeoutError):
+    if isinstance(error, ssl.SSLError | ConnectionError | TimeoutError | asyncio.CancelledError):
         log.debug("connection failed: %s", context.get("message"), exc_info=error)
         return
     loop.default_exception_handler(context)

@@ -1,4 +1,4 @@
-"""One WSGI app on one port (ConnectWise API, Datto portal API, admin API), served by waitress;
+"""One WSGI app on one port (ConnectWise API, Datto portal API, admin API), served by waitress or granian;
 behind a TLS proxy with --tls, and always also reachable through the fault proxy."""
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from .datto.portal import portal_blueprint
 from .fault_hooks import collection_lineage, install_fault_hooks
 from .fault_proxy import FaultRelay
 from .faults import FaultDecision, FaultRequest, Lineage, client_of, is_admin_path
+from .granian_serving import GranianServing, https_scheme
 from .http_framing import RequestFrame
 from .journal import redact_query
 from .mail import SmtpCatcher
@@ -45,6 +46,13 @@ log = logging.getLogger("cwsim.server")
 DEFAULT_PORT = 8642
 DEFAULT_SMTP_PORT = 8025
 DEFAULT_THREADS = 8
+SERVERS = ("waitress", "granian")
+# The command line's server: granian answered the fake's ticket POSTs 1.1-2.4 times as fast as waitress in
+# every round measured on the project's 2-CPU VM (benchmarks/bench_servers.py; docs/load-testing.md).
+# In-process servers (the pytest plugin, tests) are always waitress: granian serves only from a main thread,
+# in a process of its own.
+DEFAULT_SERVER = "granian"
+SERVER_VARIABLE = "CWSIM_SERVER"  # `cwsim serve --server`'s default, so demo, run and load choose for their fake
 LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices stop(); not a wait for readiness
 CLIENT_ID = "cwsim-client"
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024  # ASP.NET's default request limit, which ConnectWise runs on
@@ -200,20 +208,28 @@ class ServeOptions:
     fault_proxy_port: int = 0  # the fault proxy's port (0: a free one); it always runs
     admin_token: str | None = None  # required on /_sim when given; needed to listen beyond loopback
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    server: str = "waitress"  # the WSGI server: waitress (in this process) or granian (in its forked worker)
 
 
-INTERNAL_HOST = "127.0.0.1"  # waitress' address behind the TLS proxy
+INTERNAL_HOST = "127.0.0.1"  # the WSGI server's address behind the TLS proxy
 
 
 class RunningServer:
-    """A bound `cwsim serve`: run it in the foreground, or start it in a thread (tests).
+    """A bound `cwsim serve`: run it in the foreground, or start it in a thread (tests; waitress only).
 
     Raises UnsafeBind (a non-loopback address without an admin token), TenantFileError (a bad
     --tenant), StateProblems (a bad --state file) or OSError (a port in use) before anything is served.
+
+    With granian the world, the app and every listening socket are made here, in the process that
+    checks the options, and granian forks its one worker from it: the worker inherits them, starts
+    what runs in threads (the proxies, the mail catcher, the fleet's clock, the ready check) and
+    saves the state file when it stops, since the state lives there.
     """
 
     def __init__(self, options: ServeOptions) -> None:
         check_bind(options.host, options.admin_token)
+        if options.server not in SERVERS:
+            raise ValueError(f"no server {options.server!r}; choose from {', '.join(SERVERS)}")
         self.options = options
         self.world = World(options.world)
         self.state_notes: list[str] = []  # what an older state file could not restore
@@ -222,20 +238,29 @@ class RunningServer:
         self.app = create_app(self.world, options.admin_token, options.max_body_bytes)
         self.app.extensions["cwsim.facts"] = self.facts  # GET /_sim/facts: attaching given only the URL
         self.tls: LocalTls | None = local_tls(options.ca_file) if options.tls else None
-        self.server = waitress.server.create_server(
-            self.app,
-            host=INTERNAL_HOST if self.tls else options.host,
-            port=0 if self.tls else options.port,
-            threads=options.threads,
-            ident="cwsim",
-            url_scheme="https" if self.tls else "http",
-            max_request_body_size=max(MAX_ADMIN_BODY_BYTES, options.max_body_bytes),
-        )
+        self.server: waitress.server.BaseWSGIServer | None = None
+        self.granian: GranianServing | None = None
+        http_host = INTERNAL_HOST if self.tls else options.host
+        if options.server == "granian":
+            self.granian = GranianServing(http_host, 0 if self.tls else options.port, options.threads, self.tls)
+            http_port = self.granian.port
+        else:
+            self.server = waitress.server.create_server(
+                self.app,
+                host=http_host,
+                port=0 if self.tls else options.port,
+                threads=options.threads,
+                ident="cwsim",
+                url_scheme="https" if self.tls else "http",
+                max_request_body_size=max(MAX_ADMIN_BODY_BYTES, options.max_body_bytes),
+            )
+            http_port = int(self.server.effective_port)
+        self.serving_pid = os.getpid()  # the process to signal (granian's worker is its child)
         self.proxy: LoopbackProxy | None = None
         self.fault_proxy: LoopbackProxy | None = None
         try:
             ssl_context = self.tls.context if self.tls is not None else None
-            upstream = (INTERNAL_HOST if self.tls else _reachable(options.host), int(self.server.effective_port))
+            upstream = (INTERNAL_HOST if self.tls else _reachable(options.host), http_port)
             if self.tls is not None:
                 self.proxy = LoopbackProxy(options.host, options.port, upstream, ssl_context)
             decide = connection_decider(self.world, self.app.extensions["cwsim.lineage"])
@@ -246,13 +271,14 @@ class RunningServer:
                 ssl_context,
                 relay=lambda client: FaultRelay(client, decide, self._journal_lost),
             )
-            self.smtp = SmtpCatcher(self.world.mailbox, options.host, options.smtp_port).start()
+            self.smtp = SmtpCatcher(self.world.mailbox, options.host, options.smtp_port)
         except OSError:
             for proxy in (self.proxy, self.fault_proxy):
                 if proxy is not None:
                     proxy.stop()
-            self.server.close()
-            self.server.task_dispatcher.shutdown()
+            if self.server is not None:
+                self.server.close()
+                self.server.task_dispatcher.shutdown()
             raise
         self.ready = threading.Event()
         self._stopping = threading.Event()
@@ -261,7 +287,9 @@ class RunningServer:
 
     @property
     def port(self) -> int:
-        return self.proxy.port if self.proxy is not None else int(self.server.effective_port)
+        if self.proxy is not None:
+            return self.proxy.port
+        return self.granian.port if self.granian is not None else int(self.server.effective_port)  # type: ignore[union-attr]
 
     @property
     def url(self) -> str:
@@ -314,27 +342,52 @@ class RunningServer:
                 "token_required": bool(self.options.admin_token),
                 "headers": ["Authorization: Bearer TOKEN", "X-Cwsim-Admin-Token: TOKEN"],
             },
-            "pid": os.getpid(),
+            "pid": self.serving_pid,
+            "server": self.options.server,
         }
 
-    def run(self) -> None:
-        """Serve in this thread until `stop()` (from another thread or a signal handler)."""
+    def _start_beside(self) -> None:
+        """Start what serves next to the WSGI server, in the process that holds the world."""
         if self.proxy is not None:
             self.proxy.start()
         if self.fault_proxy is not None:
             self.fault_proxy.start()
+        self.smtp.start()
         threading.Thread(target=self._announce_when_answering, name="cwsim-ready", daemon=True).start()
         self.world.start()
+
+    def run(self) -> None:
+        """Serve in this thread until `stop()` (from another thread or a signal handler; with granian, SIGINT or
+        SIGTERM, which granian takes). Raises OSError when the state file cannot be saved, WorkerFailed when
+        granian's worker stopped by itself."""
+        if self.granian is not None:
+            self.granian.serve(self._granian_worker_app)
+            return
+        self._start_beside()
         try:
             while not self._stopping.is_set():
-                wasyncore.loop(timeout=LOOP_WAKEUP_SECONDS, map=self.server._map, count=1)
+                wasyncore.loop(timeout=LOOP_WAKEUP_SECONDS, map=self.server._map, count=1)  # type: ignore[union-attr]
         finally:
             self._close()
         if self.options.state_file is not None:
             save_state_file(self.options.state_file, self.world.state)
 
+    def _granian_worker_app(self) -> Callable[..., Any]:
+        """In granian's worker: start everything that runs beside the app; close it and save the state at exit."""
+        self._start_beside()
+        assert self.granian is not None
+        self.granian.at_worker_exit(self._close_in_worker)
+        return https_scheme(self.app) if self.tls is not None else self.app
+
+    def _close_in_worker(self) -> None:
+        self._close()
+        if self.options.state_file is not None:
+            save_state_file(self.options.state_file, self.world.state)
+
     def start(self, timeout: float = 30.0) -> RunningServer:
         """Serve in a background thread; returns once the server answers (or raises on timeout)."""
+        if self.granian is not None:
+            raise ValueError("granian serves from the main thread of its own process: start waitress in a thread")
         self._thread = threading.Thread(target=self.run, name="cwsim-serve", daemon=True)
         self._thread.start()
         if not self.ready.wait(timeout):
@@ -352,12 +405,13 @@ class RunningServer:
         for proxy in (self.proxy, self.fault_proxy):
             if proxy is not None:
                 proxy.stop()
-        for channel in list(self.server._map.values()):
-            if channel is self.server:
-                channel.close()  # the listener: its handle_close would only log "unhandled close event"
-            else:
-                channel.handle_close()
-        self.server.task_dispatcher.shutdown()
+        if self.server is not None:
+            for channel in list(self.server._map.values()):
+                if channel is self.server:
+                    channel.close()  # the listener: its handle_close would only log "unhandled close event"
+                else:
+                    channel.handle_close()
+            self.server.task_dispatcher.shutdown()
         self.smtp.stop()
         self.world.close()  # stops the fleet and lets its sink deliver (or count) what it holds
 

@@ -58,7 +58,7 @@ def posted(rows: dict[tuple[str, str], dict[str, str]]) -> int:
 
 def test_the_alerts_locustfile_posts_new_alerts_and_measures_each_ones_lag(stack: AlertStack, tmp_path: Path) -> None:
     before = stack.status()
-    result = run_locust(alerts_run(stack, tmp_path, fail_ratio=0.01, p95_lag=5, max_backlog=500))
+    result = run_locust(alerts_run(stack, tmp_path, fail_ratio=0.01, p95_lag=5, max_backlog_growth=20, max_backlog=500))
     assert result.exit_code == 0, result.log[-3000:]
     rows = stats_rows(tmp_path / "run")
     assert {name for kind, name in rows if kind == "POST"} <= {
@@ -75,7 +75,9 @@ def test_the_alerts_locustfile_posts_new_alerts_and_measures_each_ones_lag(stack
     assert summary["posted"]["acknowledged"] == posted(rows)  # the CSV holds the final figures
     assert 20 <= summary["posted"]["per_second"] <= 50  # 4 appliances x 10 alerts/s, a closed model
     assert summary["achieved_per_second"]["tickets"] > 0 and summary["samples"] >= 2
-    assert [gate["passed"] for gate in summary["gates"]] == [True, True, True]
+    assert [gate["passed"] for gate in summary["gates"]] == [True, True, True, True]
+    growth = next(gate for gate in summary["gates"] if gate["name"] == "backlog growth")
+    assert growth["value"] == pytest.approx(summary["steps"][0]["backlog_slope"], abs=0.001)  # over the run
     assert len(summary["steps"]) == 1 and summary["steps"][0]["offered"] == 40
 
     after = stack.status()
@@ -91,6 +93,26 @@ def test_an_impossible_p95_lag_fails_the_run(stack: AlertStack, tmp_path: Path) 
     failed = {gate["name"]: gate["passed"] for gate in summary["gates"]}
     assert failed == {"failure ratio": True, "p95 alert→ticket lag": False}
     assert "p95 alert→ticket lag" in result.log and "FAIL" in result.log  # the summary locust printed
+
+
+def test_a_backlog_that_grows_fails_the_run(stack: AlertStack, tmp_path: Path) -> None:
+    """Ticket creation slowed to ~20/s by a latency fault while 40 alerts/s are offered: no request fails, but the
+    backlog grows and the gate says so."""
+    faults = f"{stack.fake_url}/_sim/faults"
+    slow = {"method": "POST", "path": "service/tickets", "effect": {"kind": "latency", "latency_ms": 400}}
+    requests.post(faults, json=slow, timeout=10).raise_for_status()
+    try:
+        result = run_locust(alerts_run(stack, tmp_path, fail_ratio=0.01, max_backlog_growth=3))
+    finally:
+        requests.delete(faults, timeout=10)
+        drain(stack, 60)
+    assert result.exit_code == GATE_FAILED_EXIT_CODE, result.log[-3000:]
+    summary = result.summary
+    assert summary is not None and summary["failure_ratio"] == 0
+    gates = {gate["name"]: gate for gate in summary["gates"]}
+    assert gates["failure ratio"]["passed"] and not gates["backlog growth"]["passed"]
+    assert gates["backlog growth"]["value"] > 3  # measured, and past the limit
+    assert "backlog growth" in result.log and "FAIL" in result.log
 
 
 def test_the_step_shape_stops_at_the_knee(stack: AlertStack, tmp_path: Path) -> None:
@@ -180,6 +202,7 @@ def cwsim_load(*arguments: str) -> subprocess.CompletedProcess[str]:
 def test_cwsim_load_alerts_runs_everything_and_accounts_for_every_alert(tmp_path: Path) -> None:
     result = cwsim_load(
         "alerts", "--users", "4", "--rate", "40", "--duration", "3s", "--p95-lag", "5s", "--max-backlog", "500",
+        "--max-backlog-growth", "20",
         "--siris", "6", "--alto", "2", "--workdir", str(tmp_path / "work"),
         "--csv", str(tmp_path / "out" / "alerts"), "--html", str(tmp_path / "out" / "alerts.html"),
     )  # fmt: skip
@@ -187,7 +210,26 @@ def test_cwsim_load_alerts_runs_everything_and_accounts_for_every_alert(tmp_path
     out = result.stdout
     assert "offered" in out and "achieved" in out and "alert→ticket lag" in out
     assert "lost 0" in out and "0 missing, 0 extra" in out and "result: PASS" in out
+    for gate in ("failure ratio", "p95 alert→ticket lag", "backlog growth", "backlog at the end"):
+        assert gate in out
+    assert "left after the drain 0 (limit 0): pass" in out and "alerts lost 0 (limit 0): pass" in out
+    assert "extra tickets 0 (limit 0): pass" in out
     assert (tmp_path / "out" / "alerts_stats.csv").exists() and (tmp_path / "out" / "alerts.html").exists()
+    assert "Traceback" not in result.stderr
+
+
+def test_cwsim_load_alerts_fails_by_default_past_the_p95_lag(tmp_path: Path) -> None:
+    """No option but an impossible lag limit: the run fails on it, with every default gate shown."""
+    result = cwsim_load(
+        "alerts", "--users", "2", "--rate", "20", "--duration", "2s", "--p95-lag", "1ms",
+        "--siris", "4", "--alto", "2", "--workdir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "p95 alert→ticket lag" in out and "(limit 0.001 s): FAIL" in out
+    assert "backlog growth" in out and "(limit +3.0/s)" in out  # on by default: 5% of 20/s, at least 3
+    assert "alerts lost 0 (limit 0): pass" in out
+    assert "result: FAIL (" in out and "p95 alert→ticket lag" in out.split("result: FAIL")[1]
     assert "Traceback" not in result.stderr
 
 

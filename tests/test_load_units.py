@@ -12,9 +12,17 @@ from pathlib import Path
 import pytest
 
 from cwsim.scenarios import cli
-from cwsim.scenarios.load.gates import GATE_FAILED_EXIT_CODE, Gate, exit_code
+from cwsim.scenarios.load.gates import (
+    GATE_FAILED_EXIT_CODE,
+    AlertLimits,
+    Gate,
+    alert_gates,
+    default_max_backlog_growth,
+    drain_gates,
+    exit_code,
+)
 from cwsim.scenarios.load.knee import Sample, Step, figures, knee, parse_steps, plan, slope
-from cwsim.scenarios.load_commands import UsageError, parse_duration
+from cwsim.scenarios.load_commands import UsageError, add_drain_gates, alert_limits, parse_duration
 from cwsim.scenarios.load_payloads import LoadFleet, draw_alerts, read_payloads, write_payloads
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +85,88 @@ def test_gates_pass_at_their_limit_and_fail_past_it_or_unmeasured() -> None:
     assert exit_code([ratio, lag]) == GATE_FAILED_EXIT_CODE
 
 
+def measured_run(rate_in: float, rate_out: float, lag: float, failure_ratio: float = 0.0) -> dict[str, float | None]:
+    """What a constant-rate run of 30 s measures when the intake takes `rate_in` and the workers deliver `rate_out`."""
+    step = figures(samples(rate_in, rate_out, 30), Step(rate_in, 0, 30))
+    assert step is not None
+    return {"failure_ratio": failure_ratio, "p95_lag": lag, "backlog_growth": step.backlog_slope, "backlog_at_end": 0}
+
+
+def cli_limits(*arguments: str, rate: float | None = 200) -> AlertLimits:
+    args = cli.build_parser().parse_args(["load", "alerts", *arguments])
+    return alert_limits(args, rate)
+
+
+def verdicts(gates: list[Gate]) -> dict[str, bool]:
+    return {gate.name: gate.passed for gate in gates}
+
+
+def test_cwsim_load_alerts_holds_a_run_to_lag_and_backlog_growth_by_default() -> None:
+    """The run of the issue: 200 alerts/s offered, the workers 50/s short, p95 lag 15 s, no request failed."""
+    defaults = cli_limits()
+    assert defaults == AlertLimits(fail_ratio=0.01, p95_lag=1.0, max_backlog_growth=10.0, max_backlog=None)
+    behind = alert_gates(defaults, **measured_run(200, 150, lag=15.0))
+    assert verdicts(behind) == {"failure ratio": True, "p95 alert→ticket lag": False, "backlog growth": False}
+    assert exit_code(behind) == GATE_FAILED_EXIT_CODE
+    keeping_up = alert_gates(defaults, **measured_run(200, 250, lag=0.3))
+    assert all(verdicts(keeping_up).values()) and exit_code(keeping_up) == 0
+    # the negative control: the failure ratio alone (the old default) passed the run that fell behind
+    assert exit_code(alert_gates(AlertLimits(fail_ratio=0.01), **measured_run(200, 150, lag=15.0))) == 0
+
+
+def test_each_limit_is_set_by_its_option_and_off_leaves_a_gate_out() -> None:
+    limits = cli_limits("--p95-lag", "20s", "--max-backlog-growth", "60", "--max-backlog", "5000", "--fail-ratio", "0")
+    assert limits == AlertLimits(fail_ratio=0, p95_lag=20.0, max_backlog_growth=60, max_backlog=5000)
+    assert all(verdicts(alert_gates(limits, **measured_run(200, 150, lag=15.0))).values())  # within the looser limits
+    off = cli_limits("--p95-lag", "off", "--max-backlog-growth", "none")
+    assert off.p95_lag is None and off.max_backlog_growth is None
+    assert set(verdicts(alert_gates(off, **measured_run(200, 150, lag=15.0)))) == {"failure ratio"}
+    assert cli_limits(rate=40).max_backlog_growth == default_max_backlog_growth(40) == 3  # at least 3 alerts/s
+    # a knee search outruns the integration on purpose: only the gates asked for
+    assert cli_limits(rate=None) == AlertLimits(fail_ratio=0.01)
+    assert cli_limits("--p95-lag", "2s", rate=None) == AlertLimits(fail_ratio=0.01, p95_lag=2.0)
+
+
+def test_a_backlog_that_grows_past_its_limit_fails_and_one_within_it_passes() -> None:
+    limits = AlertLimits(max_backlog_growth=10.0)
+    assert verdicts(alert_gates(limits, **measured_run(200, 195, lag=0.1))) == {"backlog growth": True}  # 5/s
+    assert verdicts(alert_gates(limits, **measured_run(200, 180, lag=0.1))) == {"backlog growth": False}  # 20/s
+    unmeasured = alert_gates(limits, failure_ratio=0, p95_lag=0.1, backlog_growth=None, backlog_at_end=0)
+    assert unmeasured[0].describe() == "backlog growth not measured (limit +10.0/s): FAIL"
+
+
+def after_drain(**changes: int | None) -> dict[str, int | bool | None]:
+    drained = {"drained": True, "depth": 0, "lost": 0, "missing_tickets": 0, "extra_tickets": 0}
+    return {**drained, **changes}
+
+
+def test_the_accounting_after_the_drain_fails_on_lost_alerts_tickets_or_a_backlog_left() -> None:
+    assert all(verdicts(drain_gates(after_drain(), 0, 0)).values())
+    assert verdicts(drain_gates(after_drain(lost=2), 0, 0))["alerts lost"] is False
+    assert verdicts(drain_gates(after_drain(missing_tickets=1), 0, 0))["alerts lost"] is False
+    assert verdicts(drain_gates(after_drain(missing_tickets=1), 1, 0))["alerts lost"] is True  # --max-lost 1
+    assert verdicts(drain_gates(after_drain(extra_tickets=1), 0, 0))["extra tickets"] is False
+    assert verdicts(drain_gates(after_drain(extra_tickets=1), 0, 1))["extra tickets"] is True  # --max-extra 1
+    not_drained = drain_gates(after_drain(drained=False, depth=40, missing_tickets=None, extra_tickets=None), 0, 0)
+    assert verdicts(not_drained) == {"left after the drain": False, "alerts lost": True}
+
+
+def test_the_drain_gates_join_locusts_in_the_summary_and_name_the_failures() -> None:
+    summary = {
+        "gates": [Gate("failure ratio", 0.01, 0.0, "%").as_json()],
+        "gate_lines": ["failure ratio 0.00% (limit 1.00%): pass"],
+        "after_drain": after_drain(lost=3),
+    }
+    assert add_drain_gates(summary, 0, 0) == ["alerts lost"]
+    assert [gate["name"] for gate in summary["gates"]] == [
+        "failure ratio",
+        "left after the drain",
+        "alerts lost",
+        "extra tickets",
+    ]
+    assert summary["gate_lines"][2] == "alerts lost 3 (limit 0): FAIL"
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"), [("60s", 60), ("2m", 120), ("1m30s", 90), ("500ms", 0.5), ("90", 90), ("1h", 3600)]
 )
@@ -113,6 +203,9 @@ def test_payloads_are_raises_drawn_from_the_fleet_the_same_every_time(tmp_path: 
         (["alerts", "--duration", "soon"], "is not a duration"),
         (["alerts", "--fail-ratio", "2"], "--fail-ratio must be at least 0 and at most 1"),
         (["alerts", "--p95-lag", "fast"], "is not a duration"),
+        (["alerts", "--max-backlog-growth", "lots"], "--max-backlog-growth must be a number"),
+        (["alerts", "--max-lost", "-1"], "--max-lost must be from 0"),
+        (["alerts", "--max-extra", "x"], "--max-extra must be a whole number"),
         (["alerts", "--steps", "300,100"], "--steps: steps must rise"),
         (["alerts", "--steps", "100,200", "--rate", "50"], "leave out --users, --rate and --duration"),
         (["alerts", "--workers", "0"], "--workers must be from 1 to 64"),
