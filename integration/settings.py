@@ -33,6 +33,8 @@ OTHER_VARIABLES = {
     "CWSIM_CHROMIUM": "cwsim's own dashboard browser test",
     "CWSIM_DASHBOARD_SCREENSHOT": "cwsim's own dashboard browser test",
     "CWSIM_CACHE_DIR": "where cwsim's own third-party client tests keep their venvs",
+    "CWSIM_SERVER": "the HTTP server `cwsim serve` (and demo, run, load) runs the fake on",
+    "CWSIM_BENCH_ROUNDS": "how many rounds `make bench`'s server benchmark measures",
 }
 
 
