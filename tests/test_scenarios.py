@@ -11,13 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from cwsim.scenarios.scenario import builtin_names
+from cwsim.simulator.testing import WAIT_SECONDS, wait_until
 
 BUILTIN = Path(__file__).resolve().parent.parent / "scenarios" / "builtin"
 RUN_TIMEOUT = 600
@@ -134,10 +134,12 @@ def test_ctrl_c_stops_everything_the_run_started(tmp_path: Path, sent: signal.Si
         text=True,
     )
     ready = [work / "cwsim.ready.json", work / "integration.ready.json"]
-    deadline = time.monotonic() + 120
-    while not all(path.exists() for path in ready):
-        assert run.poll() is None and time.monotonic() < deadline, "the run never started both processes"
-        time.sleep(0.05)  # polling for the ready files, with a deadline
+
+    def both_started() -> bool:
+        assert run.poll() is None, "the run ended before it started both processes"
+        return all(path.exists() for path in ready)
+
+    wait_until(both_started, 2 * WAIT_SECONDS, "the run to start both processes")
     pids = [json.loads(path.read_text())["pid"] for path in ready]
     run.send_signal(sent)
     _, stderr = run.communicate(timeout=60)
