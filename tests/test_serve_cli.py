@@ -14,6 +14,7 @@ import requests
 
 from cwsim.scenarios.processes import ProcessFailed, cwsim_command, start
 from cwsim.simulator.pytest_plugin import basic_auth
+from cwsim.simulator.testing import WAIT_SECONDS
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_it_shuts_down_cleanly_on_sigint_and_sigterm(tmp_path: Path, sent: signa
         "cwsim", cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--companies", "3"), workdir=tmp_path
     )
     process.process.send_signal(sent)
-    assert process.process.wait(timeout=15) == 0
+    assert process.process.wait(timeout=WAIT_SECONDS) == 0
     assert "stopped" in process.log()
     assert "Traceback" not in process.log()
 
@@ -150,7 +151,7 @@ def test_state_is_saved_on_a_clean_stop_and_restored_at_the_next_start(tmp_path:
         timeout=5,
     ).json()
     first.process.send_signal(signal.SIGTERM)
-    assert first.process.wait(timeout=15) == 0
+    assert first.process.wait(timeout=WAIT_SECONDS) == 0
     assert f"state saved to {state}" in first.log()
     saved = json.loads(state.read_text())
     assert [t["summary"] for t in saved["connectwise"]["tables"]["service/tickets"]["records"]] == ["kept"]
