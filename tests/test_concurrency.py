@@ -11,10 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from cwsim.simulator.connectwise.collections import COLLECTIONS
 from cwsim.simulator.connectwise.fields import Ref
 from cwsim.simulator.connectwise.store import index_key
 from cwsim.simulator.pytest_plugin import Cwsim
+
+pytestmark = pytest.mark.slow  # 8,000 writes from 16 threads
 
 THREADS = 16
 WRITES = 500

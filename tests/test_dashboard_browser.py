@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts Chromium
+
 CHROMIUM = Path(os.environ.get("CWSIM_CHROMIUM", "/usr/bin/chromium"))
 # Headless as root in a sandbox: no setuid sandbox, no GPU, and nothing that calls out to the network.
 CHROMIUM_FLAGS = [

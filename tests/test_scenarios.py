@@ -59,6 +59,7 @@ def test_every_built_in_scenario_has_a_negative_control() -> None:
     assert set(MISTAKES) | {"silent-device"} == set(builtin_names())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", builtin_names())
 def test_the_scenario_passes(scenario: str, tmp_path: Path) -> None:
     result, report = run(scenario, tmp_path)
@@ -69,6 +70,7 @@ def test_the_scenario_passes(scenario: str, tmp_path: Path) -> None:
     assert not (tmp_path / "artifacts").exists(), "artifacts are written on failure only"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", sorted(MISTAKES))
 def test_a_deliberate_mistake_makes_it_fail_with_a_readable_report(scenario: str, tmp_path: Path) -> None:
     mistake, broken = MISTAKES[scenario]
@@ -82,6 +84,7 @@ def test_a_deliberate_mistake_makes_it_fail_with_a_readable_report(scenario: str
         assert (tmp_path / "artifacts" / artifact).exists(), artifact
 
 
+@pytest.mark.slow
 def test_silent_device_fails_when_the_device_keeps_an_alert_email(tmp_path: Path) -> None:
     """A changed fleet setting: only the screenshot list is emptied, so backup failures still raise."""
     document = yaml.safe_load((BUILTIN / "silent-device.yaml").read_text())
@@ -124,6 +127,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_stops_everything_the_run_started(tmp_path: Path, sent: signal.Signals) -> None:
     work = tmp_path / "work"
