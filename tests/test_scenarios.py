@@ -99,6 +99,7 @@ def test_silent_device_fails_when_the_device_keeps_an_alert_email(tmp_path: Path
     assert not silent["passed"] and silent["got"]["devices raising"] == 2
 
 
+@pytest.mark.slow
 def test_a_scenario_that_cannot_be_read_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("clock:\n  start: tomorrow\n  duration: P1D\nexpect: [tickets]\n")
@@ -110,6 +111,7 @@ def test_a_scenario_that_cannot_be_read_is_a_clear_error(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_cwsim_scenarios_lists_each_with_a_line() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cwsim.scenarios.cli", "scenarios"], capture_output=True, text=True, timeout=60

@@ -16,6 +16,8 @@ from cwsim.scenarios.processes import ProcessFailed, cwsim_command, start
 from cwsim.simulator.pytest_plugin import basic_auth
 from cwsim.simulator.testing import WAIT_SECONDS
 
+pytestmark = pytest.mark.slow  # each test starts cwsim serve as a process
+
 
 @pytest.fixture
 def served(tmp_path: Path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -135,6 +136,7 @@ PLANNER_SNAPSHOT = PLANNER_TENANT.store.snapshot()
         max_size=25,
     ),
 )
+@pytest.mark.slow
 def test_indexes_and_join_rewriting_never_change_what_a_query_finds(text: str, rows: list) -> None:
     """The planned query equals a plain scan that evaluates the condition on every record."""
     backend = PLANNER_TENANT
