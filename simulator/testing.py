@@ -17,6 +17,11 @@ from urllib.parse import urljoin
 import requests
 
 DEFAULT_TIMEOUT = 30.0
+# How long a test waits for something that happens in the background (a mail, a drained backlog):
+# a deadline, not a measurement, generous enough for a loaded machine several times slower than a
+# quiet one. Waiting polls, so a quiet machine never waits longer than the thing takes.
+WAIT_SECONDS = 60.0
+POLL_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -129,9 +134,16 @@ class Mail(_Api):
         params = {key: value for key, value in (("to", to), ("subject", subject)) if value}
         return self.call("GET", "mail", params=params)
 
-    def wait_for(self, count: int, timeout: float = 10.0, **filters: Any) -> list[dict[str, Any]]:
+    def wait_for(self, count: int, timeout: float = WAIT_SECONDS, **filters: Any) -> list[dict[str, Any]]:
         """Poll (with a deadline) until at least `count` messages match; mail is sent asynchronously."""
-        return _poll(lambda: self.messages(**filters), lambda found: len(found) >= count, timeout, f"{count} mail(s)")
+        found: list[dict[str, Any]] = []
+
+        def enough() -> bool:
+            found[:] = self.messages(**filters)
+            return len(found) >= count
+
+        wait_until(enough, timeout, lambda: f"{count} mail(s) matching {filters}; got {found!r}")
+        return found
 
     def clear(self) -> None:
         self.call("DELETE", "mail")
@@ -194,12 +206,20 @@ class Admin(_Api):
         return self.call("POST", "faults", json=list(rules))
 
 
-def _poll(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float, what: str) -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = WAIT_SECONDS, what: str | Callable[[], str] = "the condition"
+) -> Any:
+    """Poll `predicate` until it returns something true, and return that; AssertionError at the deadline.
+
+    The one way a test waits for something that happens in the background: never a bare sleep.
+    `what` (or a function giving it, read only on failure) says what was awaited.
+    """
     deadline = time.monotonic() + timeout
     while True:
-        found = read()
-        if done(found):
-            return found
+        value = predicate()
+        if value:
+            return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout} s for {what}; got {found!r}"[:2000])
-        time.sleep(0.05)  # polling a server with a deadline
+            said = what() if callable(what) else what
+            raise AssertionError(f"waited {timeout:g} s for {said}"[:2000])
+        time.sleep(POLL_SECONDS)  # polling, with a deadline

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from cwsim.integration.registry import DeviceMapping, DeviceRegistry
 from cwsim.integration.service import IntegrationService
 from cwsim.integration.settings import Settings, load_settings
 from cwsim.integration.state_dir import StateDir
+from cwsim.simulator.testing import WAIT_SECONDS, wait_until
 
 BOARD = "Datto Alerts"
 MARKER = re.compile(r"Datto event: (\S+)")
@@ -137,19 +137,7 @@ def onboard(cw: requests.Session, state_dir: Path, devices: list[dict[str, Any]]
     return companies
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "the condition") -> Any:
-    """Poll `predicate` until it returns something true, with a deadline (never a bare sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
-
-def drained(status_url: str, timeout: float = 60.0) -> dict[str, Any]:
+def drained(status_url: str, timeout: float = 2 * WAIT_SECONDS) -> dict[str, Any]:
     """Wait until the integration's outbox has nothing left to deliver; its /status."""
 
     def idle() -> dict[str, Any] | None:

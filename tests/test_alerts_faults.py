@@ -91,7 +91,7 @@ def test_every_alert_is_one_ticket_or_note_under_faults(cwsim, admin, cw, tmp_pa
     with integration(integration_settings(cwsim.facts, state), admin) as service:
         busy_day(admin, devices)
         advance(admin, "P1D")
-        status = drained(f"{service.url}/status", timeout=90)
+        status = drained(f"{service.url}/status")
     assert fired(admin, rule_id) >= 5
     assert_each_alert_once(admin, cw, status)
 
@@ -106,7 +106,7 @@ def test_a_connection_reset_after_the_answer_never_duplicates(cwsim, admin, cw, 
         with integration(integration_settings(facts, state), admin) as service:
             busy_day(admin, devices)
             advance(admin, "P1D")
-            status = drained(f"{service.url}/status", timeout=90)
+            status = drained(f"{service.url}/status")
     finally:
         proxy.close()
     assert proxy.resets >= 5
@@ -138,7 +138,7 @@ def test_an_outage_holds_every_alert_until_connectwise_is_back(cwsim, admin, cw,
         assert during["delivered"] + during["skipped"] == len(events) - ticketed and during["failed"] == 0
         assert len(admin.get("mail").json()) > 0  # email does not wait for ConnectWise
         admin.post("clock", json={"set": (now + timedelta(seconds=61)).isoformat()}).raise_for_status()
-        status = drained(f"{service.url}/status", timeout=90)
+        status = drained(f"{service.url}/status")
     assert status["accepted"] == len(events)
     assert_each_alert_once(admin, cw, status)
 

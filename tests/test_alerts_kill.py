@@ -78,7 +78,7 @@ def test_kill_9_mid_run_and_a_restart_leave_every_alert_one_ticket_or_note(tmp_p
         second = integration_process(settings, tmp_path / "second")
         processes.append(second)
         assert second.facts["recovered"] == before["create_sent"]
-        status = drained(second.facts["status_url"], timeout=90)
+        status = drained(second.facts["status_url"])
         assert second.stop() == 0  # SIGINT: a clean stop
         assert status["failed"] == 0 and status["accepted"] == 0  # the second run delivered what the first took
         assert score(cw).problems(events, ticketed=not_screenshot) == []

@@ -37,7 +37,7 @@ def run_busy_day(cwsim, admin, cw, tmp_path: Path, rule: dict[str, Any] | None) 
     with integration(integration_settings(cwsim.facts, state), admin) as service:
         busy_day(admin, devices)
         advance(admin, "P1D")
-        status = drained(f"{service.url}/status", timeout=90)
+        status = drained(f"{service.url}/status")
     fired_count = fired(admin, rule_id) if rule_id else None
     assert_each_alert_once(admin, cw, status)
     return score(cw).tickets, fired_count

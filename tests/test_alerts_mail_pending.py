@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
 import requests
 
 from .alertkit import advance, agents, integration, integration_settings, onboard, quiet_fleet, wait_until
@@ -30,6 +31,7 @@ def tickets_for(cw: requests.Session, xref_pattern: str) -> list[dict]:
     return cw.get("service/tickets", params={"conditions": conditions, "pageSize": 1000, "orderBy": "id"}).json()
 
 
+@pytest.mark.slow
 def test_the_retry_after_a_failed_email_never_makes_a_second_ticket(cwsim, admin, cw, tmp_path: Path) -> None:
     devices = quiet_fleet(admin)
     state = tmp_path / "state"
@@ -65,7 +67,6 @@ def test_the_retry_after_a_failed_email_never_makes_a_second_ticket(cwsim, admin
         )
         wait_until(
             lambda: service.outbox.get(row["id"]).attempts >= row["attempts"] + 2,
-            timeout=6 * RETRY_SECONDS,
             what="two more attempts at the email",
         )
         assert service.outbox.get(row["id"]).mail is None  # still pending: SMTP is down

@@ -90,6 +90,7 @@ def test_serve_takes_fleet_portal_and_clock_options() -> None:
     assert options["portal"].public_key == "pk" and options["clock_mode"] == "stepped"
 
 
+@pytest.mark.slow
 def test_cwsim_serve_with_a_fleet_announces_the_portal(tmp_path: Path) -> None:
     import requests
 

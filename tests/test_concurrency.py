@@ -11,14 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from cwsim.simulator.connectwise.collections import COLLECTIONS
 from cwsim.simulator.connectwise.fields import Ref
 from cwsim.simulator.connectwise.store import index_key
 from cwsim.simulator.pytest_plugin import Cwsim
 
+pytestmark = pytest.mark.slow  # 8,000 writes from 16 threads
+
 THREADS = 16
 WRITES = 500
-TIME_LIMIT_S = 240  # a bound, not a measurement: the run takes a fraction of it on a loaded 2-core machine
 
 
 @dataclass
@@ -128,7 +131,7 @@ def test_sixteen_writers_leave_consistent_state(cwsim: Cwsim) -> None:
     requests_made = sum(statuses.values())
     rate = requests_made / elapsed
     print(f"\n{requests_made} writes, {THREADS} threads, {elapsed:.1f} s ({rate:.0f}/s): {dict(statuses)}")
-    assert requests_made == THREADS * WRITES and elapsed < TIME_LIMIT_S
+    assert requests_made == THREADS * WRITES  # how long they took is printed, never asserted
     assert not [status for status in statuses if status >= 500]
     assert not [line for writer in writers for line in writer.unexpected]
 

@@ -787,6 +787,7 @@ def reference_evaluate(node: object, record: dict) -> bool:
     return all(results) if isinstance(node, And) else any(results)
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(tree=trees(), sample=st.lists(records, max_size=6))
 def test_random_trees_round_trip_and_match_the_reference(tree: object, sample: list[dict]) -> None:

@@ -176,6 +176,7 @@ def test_a_site_that_does_not_answer(cwsim) -> None:
     assert [check.id for check in report.checks] == ["site"] and not report.ok
 
 
+@pytest.mark.slow
 def test_the_command_against_a_cwsim_serve_process_with_a_misconfigured_tenant(tmp_path: Path) -> None:
     server = start(
         "serve",

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs the example project's own test suite in a subprocess
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "msp-sync"
 
 

@@ -85,6 +85,7 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
         load_fault_file(tmp_path / "nope.yaml", COLLECTIONS)
 
 
+@pytest.mark.slow
 def test_serve_refuses_to_start_with_a_bad_faults_file(tmp_path: Path) -> None:
     path = tmp_path / "faults.yaml"
     path.write_text("- collection: service/widgets\n  effect: {kind: status, status: 503}\n")
@@ -96,6 +97,7 @@ def test_serve_refuses_to_start_with_a_bad_faults_file(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_serve_starts_with_the_rules_of_its_faults_file(tmp_path: Path) -> None:
     path = tmp_path / "faults.yaml"
     path.write_text("- method: POST\n  collection: service/tickets\n  effect: {kind: status, status: 503}\n")

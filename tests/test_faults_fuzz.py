@@ -13,6 +13,8 @@ from cwsim.simulator.world import World, WorldOptions
 
 from .conftest import MEMBER_HEADERS
 
+pytestmark = pytest.mark.slow  # hypothesis runs of hundreds of fault rules each
+
 API = "/v4_6_release/apis/3.0"
 JSON_SCALARS = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats() | st.text(max_size=8)
 ANY_JSON = st.recursive(

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from cwsim.simulator.testing import WAIT_SECONDS
+
 from .test_sinks import Receiver
 
 HOUR = 3600
@@ -227,7 +229,8 @@ def test_requests_are_answered_while_the_fleet_advances(admin, cwsim, stepped) -
         listing = requests.get(f"{cwsim.url}/v1/bcdr/device?_perPage=5", auth=auth, timeout=10)
         middle = admin.get("clock").json()
         release.set()
-        advance.join(60)
+        advance.join(2 * WAIT_SECONDS)
+        assert not advance.is_alive(), f"the advance did not return within {2 * WAIT_SECONDS:g} s"
         assert listing.status_code == 200 and listing.json()["pagination"]["count"] == 40
         assert start <= moment(middle["fleetTime"]) < start + 3 * 86400 == moment(result["now"])
         assert result["flushed"] and result["sink"]["delivered"] == result["sink"]["taken"] > 0

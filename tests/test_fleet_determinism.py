@@ -8,12 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cwsim.simulator.datto.fleet import generate_fleet
 from cwsim.simulator.datto.offline import run_fleet, save_fleet
 from cwsim.simulator.datto.settings import FleetSpec
 from cwsim.simulator.datto.sinks import JsonLinesSink
 
 from .fleetkit import CLIENTS, START, Run, quiet_spec
+
+pytestmark = pytest.mark.slow  # each test generates whole fleets, most in several processes
 
 DAY = 86400
 

@@ -93,6 +93,7 @@ def cw_error_problem(response: requests.Response) -> str | None:
     return None
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error_and_every_4xx_is_a_connectwise_error(server: RunningServer) -> None:
     schema = schemathesis.openapi.from_url(server.url + "/_sim/openapi.json")
     cwsim = Cwsim(server)

@@ -10,6 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.slow  # every test reads the wheel that pip builds once for the module
+
 
 @pytest.fixture(scope="module")
 def wheel(built_dist: tuple[Path, Path]) -> zipfile.ZipFile:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test runs a user's test session under pytester
+
 pytest_plugins = ["pytester"]
 
 

@@ -82,6 +82,7 @@ def test_its_typed_exceptions_fire_on_the_fakes_errors(cw: LocalCW) -> None:
         cw.service.tickets.post(data={"summary": "no company"})
 
 
+@pytest.mark.slow
 def test_it_pages_through_2500_companies_with_the_link_header(big_tenant: RunningServer) -> None:
     cw = client_for(big_tenant.facts())
     companies = list(cw.company.companies.paginated(1, 1000).all())

@@ -11,13 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from cwsim.scenarios.scenario import builtin_names
+from cwsim.simulator.testing import WAIT_SECONDS, wait_until
 
 BUILTIN = Path(__file__).resolve().parent.parent / "scenarios" / "builtin"
 RUN_TIMEOUT = 600
@@ -60,6 +60,7 @@ def test_every_built_in_scenario_has_a_negative_control() -> None:
     assert set(MISTAKES) | {"silent-device"} == set(builtin_names())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", builtin_names())
 def test_the_scenario_passes(scenario: str, tmp_path: Path) -> None:
     result, report = run(scenario, tmp_path)
@@ -70,6 +71,7 @@ def test_the_scenario_passes(scenario: str, tmp_path: Path) -> None:
     assert not (tmp_path / "artifacts").exists(), "artifacts are written on failure only"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", sorted(MISTAKES))
 def test_a_deliberate_mistake_makes_it_fail_with_a_readable_report(scenario: str, tmp_path: Path) -> None:
     mistake, broken = MISTAKES[scenario]
@@ -83,6 +85,7 @@ def test_a_deliberate_mistake_makes_it_fail_with_a_readable_report(scenario: str
         assert (tmp_path / "artifacts" / artifact).exists(), artifact
 
 
+@pytest.mark.slow
 def test_silent_device_fails_when_the_device_keeps_an_alert_email(tmp_path: Path) -> None:
     """A changed fleet setting: only the screenshot list is emptied, so backup failures still raise."""
     document = yaml.safe_load((BUILTIN / "silent-device.yaml").read_text())
@@ -97,6 +100,7 @@ def test_silent_device_fails_when_the_device_keeps_an_alert_email(tmp_path: Path
     assert not silent["passed"] and silent["got"]["devices raising"] == 2
 
 
+@pytest.mark.slow
 def test_a_scenario_that_cannot_be_read_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("clock:\n  start: tomorrow\n  duration: P1D\nexpect: [tickets]\n")
@@ -108,6 +112,7 @@ def test_a_scenario_that_cannot_be_read_is_a_clear_error(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_cwsim_scenarios_lists_each_with_a_line() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cwsim.scenarios.cli", "scenarios"], capture_output=True, text=True, timeout=60
@@ -125,6 +130,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_stops_everything_the_run_started(tmp_path: Path, sent: signal.Signals) -> None:
     work = tmp_path / "work"
@@ -135,10 +141,12 @@ def test_ctrl_c_stops_everything_the_run_started(tmp_path: Path, sent: signal.Si
         text=True,
     )
     ready = [work / "cwsim.ready.json", work / "integration.ready.json"]
-    deadline = time.monotonic() + 120
-    while not all(path.exists() for path in ready):
-        assert run.poll() is None and time.monotonic() < deadline, "the run never started both processes"
-        time.sleep(0.05)  # polling for the ready files, with a deadline
+
+    def both_started() -> bool:
+        assert run.poll() is None, "the run ended before it started both processes"
+        return all(path.exists() for path in ready)
+
+    wait_until(both_started, 2 * WAIT_SECONDS, "the run to start both processes")
     pids = [json.loads(path.read_text())["pid"] for path in ready]
     run.send_signal(sent)
     _, stderr = run.communicate(timeout=60)

@@ -58,6 +58,7 @@ def test_a_non_loopback_address_is_refused_before_anything_is_made_or_bound(monk
         RunningServer(ServeOptions(host="0.0.0.0", port=0, smtp_port=0, admin_token=TOKEN))  # negative control
 
 
+@pytest.mark.slow
 def test_cwsim_serve_refuses_a_wildcard_address_without_a_token(tmp_path: Path) -> None:
     import subprocess
 
@@ -120,6 +121,7 @@ def test_without_a_token_the_admin_api_is_open_on_loopback(cwsim: Cwsim) -> None
     assert cwsim.facts["admin"]["token_required"] is False
 
 
+@pytest.mark.slow
 def test_the_ready_file_and_the_output_say_a_token_is_needed_but_never_show_it(tmp_path: Path) -> None:
     process = start(
         "cwsim",

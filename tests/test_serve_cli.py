@@ -20,6 +20,9 @@ import requests
 from cwsim.scenarios.processes import ProcessFailed, cwsim_command, start
 from cwsim.simulator.pytest_plugin import basic_auth
 from cwsim.simulator.server import SERVER_VARIABLE, SERVERS
+from cwsim.simulator.testing import WAIT_SECONDS
+
+pytestmark = pytest.mark.slow  # each test starts cwsim serve as a process
 
 
 @pytest.fixture(params=SERVERS)
@@ -65,7 +68,7 @@ def test_it_shuts_down_cleanly_on_sigint_and_sigterm(tmp_path: Path, sent: signa
         "cwsim", cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--companies", "3"), workdir=tmp_path
     )
     process.process.send_signal(sent)
-    assert process.process.wait(timeout=15) == 0
+    assert process.process.wait(timeout=WAIT_SECONDS) == 0
     assert "stopped" in process.log()
     assert "Traceback" not in process.log()
     assert process.facts["server"] == server
@@ -80,12 +83,12 @@ def test_ctrl_c_on_its_process_group_stops_it_cleanly_with_the_state_saved(tmp_p
     command += ["--ready-file", str(ready)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + WAIT_SECONDS
         while not ready.exists():
             assert process.poll() is None and time.monotonic() < deadline, "cwsim serve never got ready"
             time.sleep(0.05)  # polling for the ready file, with a deadline
         os.killpg(process.pid, signal.SIGINT)
-        assert process.wait(timeout=20) == 0
+        assert process.wait(timeout=WAIT_SECONDS) == 0
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -200,7 +203,7 @@ def test_state_is_saved_on_a_clean_stop_and_restored_at_the_next_start(tmp_path:
         timeout=5,
     ).json()
     first.process.send_signal(signal.SIGTERM)
-    assert first.process.wait(timeout=15) == 0
+    assert first.process.wait(timeout=WAIT_SECONDS) == 0
     assert f"state saved to {state}" in first.log()
     saved = json.loads(state.read_text())
     assert [t["summary"] for t in saved["connectwise"]["tables"]["service/tickets"]["records"]] == ["kept"]

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Request, Response
 
 from cwsim.simulator.datto.simulation import FleetSimulation
 from cwsim.simulator.datto.sinks import CallbackSink, HttpSink, JsonLinesSink
+from cwsim.simulator.testing import WAIT_SECONDS
 
 from .fleetkit import CLIENTS, START, quiet_spec
 
@@ -100,7 +101,7 @@ def test_a_failing_callback_is_counted_not_hidden() -> None:
 def test_http_sink_posts_batches_and_skips_daily_usage(receiver: Receiver) -> None:
     sink = HttpSink(receiver.url, batch_size=3)
     sink.deliver(events(7) + events(2, "usage"))
-    assert sink.flush(timeout=10)
+    assert sink.flush(timeout=WAIT_SECONDS)
     sink.close()
     assert [event["alertKey"] for event in receiver.received] == [event["alertKey"] for event in events(7)]
     assert max(len(batch) for batch in receiver.batches) == 3
@@ -113,7 +114,7 @@ def test_http_sink_retries_server_errors_and_429(receiver: Receiver) -> None:
     receiver.headers = {"Retry-After": "0"}
     sink = HttpSink(receiver.url, backoff=0, max_attempts=4)
     sink.deliver(events(2))
-    assert sink.flush(timeout=10)
+    assert sink.flush(timeout=WAIT_SECONDS)
     stats = sink.stats()
     assert (stats["delivered"], stats["failed"], stats["retries"]) == (2, 0, 2)
     sink.close()
@@ -123,7 +124,7 @@ def test_http_sink_does_not_retry_a_rejection(receiver: Receiver) -> None:
     receiver.statuses = [400]
     sink = HttpSink(receiver.url, backoff=0, max_attempts=4)
     sink.deliver(events(2))
-    assert sink.flush(timeout=10)
+    assert sink.flush(timeout=WAIT_SECONDS)
     stats = sink.stats()
     assert (stats["delivered"], stats["failed"], receiver.requests) == (0, 2, 1)
     assert "HTTP 400" in stats["lastError"]
@@ -133,7 +134,7 @@ def test_http_sink_does_not_retry_a_rejection(receiver: Receiver) -> None:
 def test_http_sink_counts_a_target_that_is_down() -> None:
     sink = HttpSink(closed_port_url(), backoff=0, max_attempts=3, timeout=5)
     sink.deliver(events(5))
-    assert sink.flush(timeout=30)
+    assert sink.flush(timeout=WAIT_SECONDS)
     stats = sink.stats()
     assert (stats["delivered"], stats["failed"], stats["retries"]) == (0, 5, 2)
     assert "ConnectionError" in stats["lastError"] and "gave up after 3 attempts" in stats["lastError"]

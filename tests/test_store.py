@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ from cwsim.simulator.connectwise.auth import SYSTEM
 from cwsim.simulator.connectwise.backend import Backend
 from cwsim.simulator.connectwise.query import FieldResolver, ListQuery
 from cwsim.simulator.connectwise.tenant import default_tenant
+from cwsim.simulator.testing import WAIT_SECONDS
 
 
 def tickets_of(backend: Backend):
@@ -39,8 +41,13 @@ def test_concurrent_creates_get_unique_increasing_ids_and_none_is_lost() -> None
     assert len(backend.store.table("service/tickets").records) == 3200
 
 
-def patch_concurrently(backend: Backend, ticket_id: int, barrier: threading.Barrier | None) -> None:
-    """Two threads patch different fields of one ticket at the same time."""
+def patch_concurrently(backend: Backend, ticket_id: int, barrier: threading.Barrier | None, wait: float) -> None:
+    """Two threads patch different fields of one ticket at the same time.
+
+    Each waits (at most `wait` seconds) at the barrier between reading the ticket and writing it
+    back. With the store's lock the second cannot arrive (it waits for the lock), so the first
+    always gives up at the timeout; without it both arrive, on a slow machine too.
+    """
     tickets = tickets_of(backend)
     original_as_input = backend.as_input
 
@@ -48,7 +55,7 @@ def patch_concurrently(backend: Backend, ticket_id: int, barrier: threading.Barr
         document = original_as_input(collection, record)
         if barrier is not None:
             with contextlib.suppress(threading.BrokenBarrierError):
-                barrier.wait(timeout=0.5)
+                barrier.wait(timeout=wait)
         return document
 
     backend.as_input = as_input_then_wait  # type: ignore[method-assign]
@@ -65,7 +72,7 @@ def patch_concurrently(backend: Backend, ticket_id: int, barrier: threading.Barr
 def test_concurrent_patches_of_different_fields_both_land() -> None:
     backend = default_tenant(companies=3)
     ticket = backend.create(tickets_of(backend), {"summary": "x", "company": {"id": 1}}, SYSTEM)
-    patch_concurrently(backend, ticket["id"], threading.Barrier(2))
+    patch_concurrently(backend, ticket["id"], threading.Barrier(2), wait=0.5)  # times out: the lock holds the other
     stored = backend.store.get("service/tickets", ticket["id"])
     assert (stored["summary"], stored["severity"]) == ("changed", "High")
 
@@ -75,7 +82,7 @@ def test_negative_control_without_the_lock_one_patch_is_lost() -> None:
     backend = default_tenant(companies=3)
     ticket = backend.create(tickets_of(backend), {"summary": "x", "company": {"id": 1}}, SYSTEM)
     backend.store.lock = contextlib.nullcontext()  # type: ignore[assignment]
-    patch_concurrently(backend, ticket["id"], threading.Barrier(2))
+    patch_concurrently(backend, ticket["id"], threading.Barrier(2), wait=WAIT_SECONDS)  # both arrive, however slow
     stored = backend.store.get("service/tickets", ticket["id"])
     assert (stored["summary"], stored["severity"]) != ("changed", "High")
 
@@ -129,6 +136,7 @@ PLANNER_SNAPSHOT = PLANNER_TENANT.store.snapshot()
         max_size=25,
     ),
 )
+@pytest.mark.slow
 def test_indexes_and_join_rewriting_never_change_what_a_query_finds(text: str, rows: list) -> None:
     """The planned query equals a plain scan that evaluates the condition on every record."""
     backend = PLANNER_TENANT
