@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint venv
+.PHONY: demo test bench lint venv sweep
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,3 +34,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m benchmarks
+
+# The full schemathesis sweep: every generated ConnectWise operation at the hand-declared count (slow).
+sweep: $(STAMP)
+	CWSIM_FULL_SWEEP=1 $(BIN)/python -m pytest -q tests/test_openapi.py -k schemathesis

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from .collections import COLLECTIONS
+from .collections import ALL_COLLECTIONS as COLLECTIONS
 from .endpoints import EndpointIndex, endpoint_index
 from .permissions import API_LABELS
 from .routing import Router

@@ -130,7 +130,7 @@ def openapi_document(collections: Iterable[Collection], router: Router, version:
         # A subclass per collection: apispec keeps one component per schema class, and two collections
         # (the configuration links of tickets and of agreements) share one.
         name = schema_name(collection)
-        spec.components.schema(name, schema=type(name, (collection.schema,), {}))
+        spec.components.schema(name, schema=type(name, (collection.schema_class,), {}))
         for path, operations in _collection_paths(collection, router).items():
             spec.path(path=path, operations=operations)
     spec.path(path="/system/info", operations={"get": _operation("system info", 200, {"type": "object"})})

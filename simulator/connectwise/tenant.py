@@ -11,8 +11,9 @@ from faker import Faker
 from ..clock import Clock
 from .auth import SYSTEM, ApiKey
 from .backend import Backend, TenantSettings
-from .collections import COLLECTIONS
-from .schemas import API_FLAGS
+from .collections import ALL_COLLECTIONS as COLLECTIONS
+from .permissions import API_FLAGS
+from .tenant_setup import add_board_teams, add_setup, add_work
 
 COMPANY_ID = "cwsim"
 PUBLIC_KEY = "cwsim-public"
@@ -79,14 +80,17 @@ def default_tenant(seed: int = 0, companies: int = DEFAULT_COMPANIES, clock: Clo
     rng = random.Random(seed)
     _add_members(backend, fake)
     _add_integrator_login(backend)
+    add_setup(backend)
     for plan in BOARDS:
         board_id = _add_board(backend, plan)
+        add_board_teams(backend, board_id, leader_id=2)
         if plan.name == HELP_DESK_BOARD:
             settings.default_board_id = board_id
     _add_companies(backend, fake, rng, companies)
     _add_datto_setup(backend)
     _add_agreements(backend, rng)
     _add_records_for_the_other_apis(backend)
+    add_work(backend, sorted(backend.store.table("company/companies").records))
     return backend
 
 
@@ -123,7 +127,7 @@ def _add_integrator_login(backend: Backend) -> None:
         "canAccessAllRecordsFlag": True,
         "canAccessAllApisFlag": False,
         "inactiveFlag": False,
-        **{flag: True for flag in API_FLAGS},
+        **{flag: True for flag in API_FLAGS.values()},
     }
     backend.create(backend.collection("system/integratorlogins"), login, SYSTEM)
 
