@@ -11,6 +11,7 @@ pydantic models (the same OpenAPI document, with the enums the Go client drops) 
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 import typing
@@ -114,20 +115,34 @@ def reference_targets(models: dict[str, Any], homes: dict[str, str], paths: dict
     return targets
 
 
-def pyconnectwise_enums() -> dict[str, dict[str, list[str]]]:
-    """Enum values per model and field, from pyconnectwise's pydantic models (empty when not installed)."""
+def pyconnectwise_facts() -> dict[str, dict[str, dict[str, Any]]]:
+    """Per model and field, what pyconnectwise's pydantic models add: enum values, `fmt: date` (a date
+    without a time), `resp` (a response without it fails validation). Empty when not installed."""
     try:
         import pyconnectwise.models.manage as manage  # a derivation-time extra
     except ImportError:
         return {}
-    enums: dict[str, dict[str, list[str]]] = {}
+    facts: dict[str, dict[str, dict[str, Any]]] = {}
     for name in dir(manage):
         model = getattr(manage, name)
         for field_name, info in getattr(model, "model_fields", {}).items():
+            found: dict[str, Any] = {}
             values = _literal_values(info.annotation)
             if values:
-                enums.setdefault(name, {})[info.alias or field_name] = values
-    return enums
+                found["enum"] = values
+            if _is_date(info.annotation):
+                found["fmt"] = "date"
+            if info.is_required():
+                found["resp"] = True
+            if found:
+                facts.setdefault(name, {})[info.alias or field_name] = found
+    return facts
+
+
+def _is_date(annotation: Any) -> bool:
+    if annotation is datetime.date:
+        return True
+    return any(_is_date(arg) for arg in typing.get_args(annotation))
 
 
 def _literal_values(annotation: Any) -> list[str]:
@@ -142,7 +157,7 @@ def _literal_values(annotation: Any) -> list[str]:
 
 def derive(index: dict[str, Any]) -> dict[str, Any]:
     models, paths = index["models"], index["paths"]
-    enums = pyconnectwise_enums()
+    facts = pyconnectwise_facts()
     homes = home_paths(paths, models)
     compact_models = {}
     for name, model in models.items():
@@ -151,16 +166,19 @@ def derive(index: dict[str, Any]) -> dict[str, Any]:
             if field_name == "_info":
                 continue
             field = compact_field(spec)
-            values = enums.get(name, {}).get(field_name)
-            if values and spec["type"] == "string":
-                field["enum"] = values
+            known = facts.get(name, {}).get(field_name, {})
+            if spec["type"] == "string":
+                field.update({key: value for key, value in known.items() if key in ("enum", "fmt")})
+            if known.get("resp"):
+                field["resp"] = True
             fields[field_name] = field
         compact_models[name] = fields
     return {
         "_about": (
             "ConnectWise Manage 2025.1 models and list paths, derived by derive_schema.py. models: field -> "
             "t (type), ref (model), items/values (element type), max (max length), req (required on POST), "
-            "upd (required on PUT), post (POST only), null (nullable), enum. paths: list path -> item model, "
+            "upd (required on PUT), post (POST only), null (nullable), enum, fmt (date: a day, no time), resp "
+            "(pyconnectwise requires it in a response). paths: list path -> item model, "
             "methods, post, count, byId, byIdMethods. homes: item model -> the path that owns its table. "
             "references: *Reference model -> the list path of the records it names (null: a plain value)."
         ),

@@ -26,6 +26,8 @@ RULE_EXTRAS: dict[str, dict[str, Any]] = {
 
 
 def example_text(schema_field: mm.Field, label: str) -> str:
+    if schema_field.metadata.get("fmt") == "date":
+        return EXAMPLE_MOMENT[:10]
     limit = None
     for validator in schema_field.validators:
         if isinstance(validator, validate.OneOf):
@@ -40,7 +42,8 @@ def example_body(backend: Backend, collection: Collection, label: str, depth: in
     specs = model_fields(collection.model or "")
     body: dict[str, Any] = dict(RULE_EXTRAS.get(collection.table, {}))
     for name, schema_field in collection.loader.fields.items():
-        if schema_field.dump_only or not schema_field.required or name in body:
+        wanted = schema_field.required or specs.get(name, {}).get("resp")  # resp: clients fail without it
+        if schema_field.dump_only or schema_field.load_only or not wanted or name in body:
             continue
         body[name] = example_value(backend, schema_field, specs.get(name, {}), label, depth)
     return body

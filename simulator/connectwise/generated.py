@@ -55,6 +55,7 @@ API_BY_PREFIX = {
     "system/reports": "Reporting",
     "system": "System",
 }
+DATE = r"^\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$"
 PLACEHOLDER = re.compile(r"\{[^}]+\}")
 # References whose "default" is per owner (a company's default contact), never a tenant-wide row.
 OWNED_DEFAULTS = frozenset({"company/contacts"})
@@ -93,10 +94,13 @@ class SchemaBuilder:
         table = table_of(path)
         return table if table in self.collections else None
 
-    def field(self, name: str, spec: FieldSpec, server_set: bool) -> fields.Field:
+    def field(self, name: str, spec: FieldSpec, parent_table: str | None) -> fields.Field:
+        """A marshmallow field for one model field; `parent_table`: it holds the parent's id (server-set)."""
         kind = spec["t"]
         options: dict[str, Any] = {"allow_none": True}
-        if server_set:
+        if parent_table is not None:
+            if kind == "reference":
+                return Ref(parent_table, dump_only=True, shape=reference_shape(spec["ref"]))
             options["dump_only"] = True
         elif spec.get("post"):
             return Text(load_only=True, allow_none=True, metadata={"transient": True, "post_only": True})
@@ -120,6 +124,9 @@ class SchemaBuilder:
                 validators.append(validate.Length(max=spec["max"]))
             if spec.get("enum"):
                 validators.append(validate.OneOf(spec["enum"]))
+            if spec.get("fmt") == "date":
+                validators.append(validate.Regexp(DATE, error="Not a valid date; expected YYYY-MM-DD."))
+                options.setdefault("metadata", {})["fmt"] = "date"
             return Text(validate=validators, **options)
         if kind == "reference":
             target = self.reference_target(spec["ref"])
@@ -137,7 +144,7 @@ class SchemaBuilder:
                 return ref
         return Nested(**options)
 
-    def schema(self, model: str, base: type[Schema], server_set: frozenset[str], refine: bool) -> type[Schema]:
+    def schema(self, model: str, base: type[Schema], parent: Parent | None, refine: bool) -> type[Schema]:
         """`base` (a hand-declared schema, or the plain one) plus every model field it does not declare.
 
         `refine`: `base` is a declaration, which says alone what a POST requires.
@@ -152,7 +159,8 @@ class SchemaBuilder:
             if existing is None:
                 if refine:
                     spec = {key: value for key, value in spec.items() if key not in ("req", "upd")}
-                attrs[name] = self.field(name, spec, name in server_set)
+                holds_parent = parent is not None and name == parent.field
+                attrs[name] = self.field(name, spec, parent.collection if holds_parent else None)
             elif isinstance(existing, Ref) and spec["t"] == "reference" and getattr(existing, "shape", None) is None:
                 existing.shape = reference_shape(spec["ref"])
         return type(f"{model}Schema", (base,), attrs)
@@ -180,7 +188,7 @@ def with_generated(hand: Iterable[Collection], base_schema: type[Schema]) -> lis
         entry = paths.get("/" + collection.path)
         if entry is not None and collection.link_field is None and entry["item"] in index["models"]:
             collection.model = entry["item"]
-            collection.schema_factory = _factory(builder, collection, collection.schema, frozenset(), refine=True)
+            collection.schema_factory = _factory(builder, collection, collection.schema, None, refine=True)
     candidates: dict[str, tuple[str, str]] = {}
     for model, home in index["homes"].items():
         home = PLACEHOLDER.sub("{parentId}", home)  # `/company/contacts/{id}/portalSecurity`: under a contact
@@ -248,11 +256,9 @@ def _generated(
     entry = schema_index()["paths"].get(home) or _entry_by_pattern(home)
     specs = model_fields(model)
     parent = None
-    server_set: set[str] = set()
     if parent_path is not None:
         field_name = parent_field(model, parent_path)
         parent = Parent(field_name, table_of(parent_path))
-        server_set.add(field_name)
     methods = frozenset(entry["methods"]) | frozenset(entry.get("byIdMethods", ()))
     lookup = tuple(name for name in ("identifier", "name") if name in specs) or ("name",)
     one_default = ()
@@ -270,7 +276,7 @@ def _generated(
         methods=methods & frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"}),
         model=model,
     )
-    collection.schema_factory = _factory(builder, collection, base_schema, frozenset(server_set))
+    collection.schema_factory = _factory(builder, collection, base_schema, parent)
     return collection
 
 
@@ -280,8 +286,7 @@ def _view_factory(builder: SchemaBuilder, view: Collection, base: Collection, ba
     def build() -> type[Schema]:
         declared = base.schema_class._declared_fields
         shared = {name: copy.deepcopy(declared[name]) for name in model_fields(view.model or "") if name in declared}
-        server_set = frozenset({base.parent.field} if base.parent else ())
-        return builder.schema(view.model or "", type("ViewBase", (base_schema,), shared), server_set, False)
+        return builder.schema(view.model or "", type("ViewBase", (base_schema,), shared), base.parent, False)
 
     return build
 
@@ -294,9 +299,9 @@ def _entry_by_pattern(home: str) -> dict[str, Any]:
 
 
 def _factory(
-    builder: SchemaBuilder, collection: Collection, base: Any, server_set: frozenset[str], refine: bool = False
+    builder: SchemaBuilder, collection: Collection, base: Any, parent: Parent | None, refine: bool = False
 ):
     def build() -> type[Schema]:
-        return builder.schema(collection.model or "", base, server_set, refine)
+        return builder.schema(collection.model or "", base, parent, refine)
 
     return build
