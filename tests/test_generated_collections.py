@@ -201,3 +201,12 @@ def test_all_notes_shows_service_notes_and_time_entry_notes(api: Api) -> None:
     assert [(n["noteType"], n["text"]) for n in notes] == [("TicketNote", "first"), ("TimeEntryNote", "worked on it")]
     assert notes[1]["timeStart"] == "2026-01-05T09:00:00Z" and notes[0]["ticket"]["id"] == ticket_id
     assert api.get("service/tickets/99999/allNotes").status_code == 404
+
+
+def test_usages_count_the_records_that_refer_to_a_record(api: Api) -> None:
+    before = {u["typeKey"]: u["count"] for u in api.get("service/priorities/3/usages").get_json()}
+    assert api.post("service/tickets", {"summary": "Uses P3", "company": {"id": 1}}).status_code == 201
+    after = {u["typeKey"]: u["count"] for u in api.get("service/priorities/3/usages").get_json()}
+    assert after["service/tickets"] == before.get("service/tickets", 0) + 1
+    assert api.get("service/priorities/3/usages/list").status_code == 200
+    assert api.get("service/priorities/99999/usages").status_code == 404

@@ -27,7 +27,7 @@ from .schema_index import (
     schema_index,
     table_of,
 )
-from .views import all_notes
+from .views import all_notes, usages
 
 # The integrator-login API that guards a path, by its longest matching prefix.
 API_BY_PREFIX = {
@@ -210,6 +210,7 @@ def with_generated(hand: Iterable[Collection], base_schema: type[Schema]) -> lis
             del candidates[table]
             changed = True
     views = _views(paths, collections, builder, base_schema)
+    views += _usages(paths, collections, builder, base_schema)
     notes = collections.get("service/tickets/allNotes")
     if notes is not None:
         notes.view = all_notes
@@ -278,6 +279,42 @@ def _generated(
     )
     collection.schema_factory = _factory(builder, collection, base_schema, parent)
     return collection
+
+
+def _usages(
+    paths: dict[str, Any], collections: dict[str, Collection], builder: SchemaBuilder, base_schema: type[Schema]
+) -> list[Collection]:
+    """`/{id}/usages` and `/{id}/usages/list`: what refers to a record, computed from the stored references."""
+    views = []
+    for path in paths:
+        parts = collection_path(path).split("/")
+        if parts[-1] == "list":
+            parts = parts[:-1]
+        if parts[-1] != "usages" or not parts[-2].startswith("{"):
+            continue
+        owner = "/".join(parts[:-2])
+        owner_path = PLACEHOLDER.sub("{parentId}", owner)
+        owner_table = table_of(owner_path)
+        owner_collection = collections.get(owner_table)
+        if owner_collection is None or owner_collection.view_of or owner_collection.view:
+            continue
+        path_here = PLACEHOLDER.sub("{parentId}", collection_path(path))
+        if path_here.count("{parentId}") > 1:
+            continue  # under a child record: a grandparent id the machinery does not carry
+        view = Collection(
+            path_here,
+            "usage",
+            None,
+            owner_collection.api,
+            parent=Parent("_parentId", owner_table),
+            methods=READ_ONLY,
+            model="Usage",
+            view=usages(owner_table),
+        )
+        view.schema_factory = _factory(builder, view, base_schema, None)
+        collections[view.table] = view
+        views.append(view)
+    return views
 
 
 def _view_factory(builder: SchemaBuilder, view: Collection, base: Collection, base_schema: type[Schema]):

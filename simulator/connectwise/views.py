@@ -79,3 +79,32 @@ def _text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return format_cw_datetime(value)
+
+
+def usages(table: str):
+    """A record's `/usages`: per collection that refers to it, how many of its records do (ConnectWise's
+    "where is this used" list, computed from the references the fake stores)."""
+
+    def compute(backend: Backend, record_id: int | None) -> list[Record]:
+        shown: list[Record] = []
+        for collection in backend.collections.values():
+            if collection.view is not None or collection.view_of is not None or collection.link_field:
+                continue
+            fields = [name for name, ref in collection.refs.items() if ref.target == table]
+            if not fields:
+                continue
+            records = backend.store.table(collection.table).records.values()
+            count = sum(1 for record in records if any(record.get(name) == record_id for name in fields))
+            if count:
+                shown.append(
+                    {
+                        "id": len(shown) + 1,
+                        "type": collection.resource,
+                        "typeKey": collection.table,
+                        "count": count,
+                        "description": f"{count} {collection.resource} record(s) refer to it",
+                    }
+                )
+        return shown
+
+    return compute
