@@ -210,3 +210,13 @@ def test_usages_count_the_records_that_refer_to_a_record(api: Api) -> None:
     assert after["service/tickets"] == before.get("service/tickets", 0) + 1
     assert api.get("service/priorities/3/usages/list").status_code == 200
     assert api.get("service/priorities/99999/usages").status_code == 404
+
+
+def test_info_projections_show_the_base_records_with_fewer_fields(api: Api) -> None:
+    statuses = api.get("service/boards/1/statuses").get_json()
+    listed = api.get("service/boards/1/statuses/info").get_json()
+    assert [s["id"] for s in listed] == [s["id"] for s in statuses]
+    one = api.get(f"service/boards/1/statuses/{statuses[0]['id']}/info").get_json()
+    assert one["name"] == statuses[0]["name"] and "escalationStatus" not in one
+    assert api.get("service/boards/1/statuses/99999/info").status_code == 404
+    assert api.get("system/info/members/count").get_json()["count"] == len(api.get("system/members").get_json())

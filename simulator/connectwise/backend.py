@@ -85,6 +85,13 @@ class Backend:
             renderer = self._renderers[collection.table] = kind(self, collection)
         return renderer
 
+    def projection(self, collection: Collection) -> Collection:
+        """The `/info` view of a collection's records (its fewer fields), or the collection itself."""
+        for candidate in self.collections.values():
+            if candidate.view_of == collection.table and candidate.path.endswith("/info"):
+                return candidate
+        return collection
+
     def now(self) -> datetime:
         return self.clock.now().replace(microsecond=0)
 

@@ -335,9 +335,7 @@ def _entry_by_pattern(home: str) -> dict[str, Any]:
     raise KeyError(home)
 
 
-def _factory(
-    builder: SchemaBuilder, collection: Collection, base: Any, parent: Parent | None, refine: bool = False
-):
+def _factory(builder: SchemaBuilder, collection: Collection, base: Any, parent: Parent | None, refine: bool = False):
     def build() -> type[Schema]:
         return builder.schema(collection.model or "", base, parent, refine)
 

@@ -241,6 +241,9 @@ class ConnectWiseApi:
         if route.action == "count":
             count = backend.count(collection, list_query(Params()), parent_id, principal)
             return json_response({"count": count}, status)
+        if route.action == "info":
+            record = backend.get(collection, route.record_id, parent_id, principal)
+            return json_response(backend.renderer(backend.projection(collection)).render(record, base_url), status)
         if route.action == "search":
             body = read_json(int64=True)
             if body is not None and not isinstance(body, dict):

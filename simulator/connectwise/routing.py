@@ -27,6 +27,8 @@ class Route:
     def template(self) -> str:
         """The spec template of this operation's path, for its success status."""
         base = "/" + self.collection.path
+        if self.action == "info":
+            return f"{base}/{{id}}/info"
         if self.action:
             return f"{base}/{self.action}"
         if self.record_id is not None:
@@ -86,11 +88,17 @@ class Router:
             return Route(collection, parent_id, None, rest[0])
         if len(rest) == 1 and rest[0].isdigit():
             return Route(collection, parent_id, int(rest[0]), None)
+        if len(rest) == 2 and rest[0].isdigit() and rest[1] == "info":
+            return Route(collection, parent_id, int(rest[0]), "info")  # one record's `/info` projection
         return None
 
     def allowed_methods(self, route: Route) -> list[str]:
         """The methods the fake serves on a route: its collection's, shaped by the path's kind."""
         methods = route.collection.methods
+        if route.action == "info":
+            endpoint = self.index.match(route.template)
+            exists = endpoint is not None and endpoint.template.endswith("/info") and "GET" in endpoint.methods
+            return ["GET"] if "GET" in methods and exists else []
         if route.action is not None:
             # Only where the real API has the action: `.../subtypes/search` would otherwise match `{id}`.
             endpoint = self.index.match(route.template)
