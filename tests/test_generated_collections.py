@@ -220,3 +220,9 @@ def test_info_projections_show_the_base_records_with_fewer_fields(api: Api) -> N
     assert one["name"] == statuses[0]["name"] and "escalationStatus" not in one
     assert api.get("service/boards/1/statuses/99999/info").status_code == 404
     assert api.get("system/info/members/count").get_json()["count"] == len(api.get("system/members").get_json())
+
+
+def test_a_named_path_parameter_is_not_taken_for_an_id(api: Api) -> None:
+    """`system/reports/{reportName}` takes a word: no 400 about whole numbers there."""
+    response = api.get("system/reports/ConnectWiseHostedApiScreen")
+    assert response.get_json()["code"] == "NotImplementedByFake"

@@ -228,7 +228,8 @@ class ConnectWiseApi:
         if route is None or method not in self.router.allowed_methods(route) or len(given) != len(wanted):
             return None
         for value, part in zip(given, wanted, strict=True):
-            if part.startswith("{") and not value.isdigit():
+            takes_an_id = part.startswith("{") and (part == "{id}" or part.lower().endswith("id}"))
+            if takes_an_id and not value.isdigit():
                 name = part.strip("{}")
                 return bad_request(f"{name} must be a whole number (the id of a record), not {value!r}.", name)
         return None

@@ -130,9 +130,16 @@ def add_board_teams(backend: Backend, board_id: int, leader_id: int) -> None:
 
 
 def add_work(backend: Backend, company_ids: list[int]) -> None:
-    """Projects, opportunities, time and schedule entries on the first companies, so syncs find records."""
-    for number, company_id in enumerate(company_ids[:3], start=1):
+    """Sites, projects with a phase, opportunities, time and schedule entries, so syncs find records."""
+    sites = backend.collection("company/companies/sites")
+    for company_id in company_ids:
+        company = backend.store.get("company/companies", company_id) or {}
+        site = {key: company[key] for key in ("addressLine1", "city", "zip", "phoneNumber") if company.get(key)}
         create_example(
+            backend, sites, "Main", {**site, "parentId": company_id, "name": "Main", "primaryAddressFlag": True}
+        )
+    for number, company_id in enumerate(company_ids[:3], start=1):
+        project = create_example(
             backend,
             backend.collection("project/projects"),
             f"Project {number}",
@@ -143,6 +150,8 @@ def add_work(backend: Backend, company_ids: list[int]) -> None:
                 "estimatedEnd": "2026-03-27T17:00:00Z",
             },
         )
+        phases = backend.collection("project/projects/phases")
+        create_example(backend, phases, "Planning", {"parentId": project["id"], "description": "Planning"})
         create_example(
             backend,
             backend.collection("sales/opportunities"),
