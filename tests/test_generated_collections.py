@@ -226,3 +226,14 @@ def test_a_named_path_parameter_is_not_taken_for_an_id(api: Api) -> None:
     """`system/reports/{reportName}` takes a word: no 400 about whole numbers there."""
     response = api.get("system/reports/ConnectWiseHostedApiScreen")
     assert response.get_json()["code"] == "NotImplementedByFake"
+
+
+def test_a_tickets_time_and_schedule_entries_are_the_records_that_point_at_it(api: Api) -> None:
+    ticket_id = api.post("service/tickets", {"summary": "Views", "company": {"id": 1}}).get_json()["id"]
+    entry = {"timeStart": "2026-01-05T09:00:00Z", "chargeToId": ticket_id, "chargeToType": "ServiceTicket"}
+    entry_id = api.post("time/entries", entry).get_json()["id"]
+    visit_id = api.post("schedule/entries", {"objectId": ticket_id, "type": {"id": 1}}).get_json()["id"]
+    assert [e["id"] for e in api.get(f"service/tickets/{ticket_id}/timeentries").get_json()] == [entry_id]
+    assert [e["id"] for e in api.get(f"service/tickets/{ticket_id}/scheduleentries").get_json()] == [visit_id]
+    assert api.get(f"service/tickets/{ticket_id}/timeentries/count").get_json() == {"count": 1}
+    assert api.get("service/tickets/99999/timeentries").status_code == 404

@@ -27,7 +27,7 @@ from .schema_index import (
     schema_index,
     table_of,
 )
-from .views import all_notes, usages
+from .views import all_notes, records_pointing_at, usages
 
 # The integrator-login API that guards a path, by its longest matching prefix.
 API_BY_PREFIX = {
@@ -211,6 +211,7 @@ def with_generated(hand: Iterable[Collection], base_schema: type[Schema]) -> lis
             changed = True
     views = _views(paths, collections, builder, base_schema)
     views += _usages(paths, collections, builder, base_schema)
+    views += _reference_views(paths, collections, builder, base_schema)
     notes = collections.get("service/tickets/allNotes")
     if notes is not None:
         notes.view = all_notes
@@ -310,6 +311,42 @@ def _usages(
             methods=READ_ONLY,
             model="Usage",
             view=usages(owner_table),
+        )
+        view.schema_factory = _factory(builder, view, base_schema, None)
+        collections[view.table] = view
+        views.append(view)
+    return views
+
+
+def _reference_views(
+    paths: dict[str, Any], collections: dict[str, Collection], builder: SchemaBuilder, base_schema: type[Schema]
+) -> list[Collection]:
+    """`/service/tickets/{id}/timeentries` and the like: references to another model's records that point
+    at the parent (by a reference named after it, `chargeToId` or `objectId`)."""
+    homes = schema_index()["homes"]
+    views = []
+    for path, entry in paths.items():
+        item: str = entry["item"]
+        home = homes.get(item[: -len("Reference")]) if item.endswith("Reference") else None
+        if home is None or path.count("{") != 1 or "{parentId}" not in path or table_of(path) in collections:
+            continue
+        source = collections.get(table_of(PLACEHOLDER.sub("{parentId}", home)))
+        parent_table = table_of(path.split("/{parentId}")[0])
+        if source is None or parent_table not in collections or source.parent is not None:
+            continue
+        word = singular(parent_table.split("/")[-1])
+        links = tuple(name for name in (word, "chargeToId", "objectId") if name in model_fields(source.model or ""))
+        if not links:
+            continue
+        view = Collection(
+            collection_path(path),
+            lower_camel(item),
+            None,
+            source.api,
+            parent=Parent("_parentId", parent_table),
+            methods=READ_ONLY,
+            model=item,
+            view=records_pointing_at(source.table, links),
         )
         view.schema_factory = _factory(builder, view, base_schema, None)
         collections[view.table] = view

@@ -108,3 +108,13 @@ def usages(table: str):
         return shown
 
     return compute
+
+
+def records_pointing_at(table: str, links: tuple[str, ...]):
+    """The records of `table` whose link fields (`ticket`, `chargeToId`, `objectId`) name the parent."""
+
+    def compute(backend: Backend, parent_id: int | None) -> list[Record]:
+        records = backend.store.table(table).records
+        return [record for _, record in sorted(records.items()) if any(record.get(f) == parent_id for f in links)]
+
+    return compute
