@@ -185,8 +185,13 @@ def _collection_paths(collection: Collection, router: Router) -> dict[str, dict[
             "DELETE": lambda status: _operation(f"delete a {name}", status, None),
         },
     )
+    add(
+        base + "/{id}/info",
+        Route(collection, parent_id, 1, "info"),
+        {"GET": lambda status: _operation(f"get a {name}'s info", status, {"type": "object"})},
+    )
     for path, operations in paths.items():
-        names = ["parentId"] * ("{parentId}" in path) + ["id"] * path.endswith("{id}")
+        names = ["parentId"] * ("{parentId}" in path) + ["id"] * ("{id}" in path)
         for operation in operations.values():
             operation["parameters"] = [_path_parameter(n) for n in names] + operation.get("parameters", [])
     return paths
