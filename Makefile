@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements/dev.lock
 
-.PHONY: demo test test-fast bench lint venv lock
+.PHONY: demo test test-fast bench lint venv lock sweep
 
 $(STAMP): pyproject.toml setup.py $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,3 +45,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m benchmarks
+
+# The full schemathesis sweep: every generated ConnectWise operation at the hand-declared count (slow).
+sweep: $(STAMP)
+	CWSIM_FULL_SWEEP=1 $(BIN)/python -m pytest -q tests/test_openapi.py -k schemathesis

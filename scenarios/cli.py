@@ -18,7 +18,7 @@ import orjson
 from ..integration.command_options import add_log_options, add_version, chosen_level
 from ..simulator.admin_access import UnsafeBind, check_bind
 from ..simulator.clock import ClockMode, parse_moment
-from ..simulator.connectwise.collections import COLLECTIONS
+from ..simulator.connectwise.collections import ALL_COLLECTIONS as COLLECTIONS
 from ..simulator.connectwise.tenant import default_tenant
 from ..simulator.connectwise.tenant_file import TenantFileError
 from ..simulator.datto.offline import FleetFileError, generate_fleet_file, load_fleet, run_fleet

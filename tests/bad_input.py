@@ -92,8 +92,9 @@ def connectwise_list_cases() -> list[BadInput]:
         BadInput("an orderBy of three words", "GET", None, 400, suffix="?orderBy=id%20asc%20please"),
         BadInput("an orderBy of an unknown field", "GET", None, 400, suffix="?orderBy=nosuchfield"),
         BadInput("fields that do not exist", "GET", None, 200, suffix="?fields=nosuch,%3Cscript%3E"),
-        BadInput("a script in the path", "GET", None, 404, suffix="/%3Cscript%3E"),
-        BadInput("invalid UTF-8 in the path", "GET", None, 404, suffix="/%FF%FE"),
+        # Where the path takes an id, a word there is a 400 saying so (a missing record is a 404).
+        BadInput("a script in the path", "GET", None, 400, suffix="/%3Cscript%3E"),
+        BadInput("invalid UTF-8 in the path", "GET", None, 400, suffix="/%FF%FE"),
         BadInput("a huge id", "GET", None, 404, suffix="/" + "9" * 40),
     ]
 

@@ -229,7 +229,7 @@ def test_the_coverage_file_is_current() -> None:
 
 def test_not_implemented_answers_come_from_the_endpoint_index(api: Api) -> None:
     unserved = [
-        ("GET", "finance/agreements/1/adjustments"),
+        ("POST", "company/companies/1/merge"),
         ("PATCH", "company/configurations/1/changeType"),
         ("POST", "system/members/1/tokens"),
         ("POST", "company/configurations/bulk"),

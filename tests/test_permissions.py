@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cwsim.simulator.connectwise.collections import COLLECTIONS
+from cwsim.simulator.connectwise.collections import ALL_COLLECTIONS
 from cwsim.simulator.connectwise.permissions import API_FLAGS, API_LABELS
 from cwsim.simulator.pytest_plugin import basic_auth
 
@@ -24,6 +24,12 @@ PROBES = {
     "System": "system/info",
     "Configuration": "company/configurations",
     "Agreement": "finance/agreements",
+    "TimeEntry": "time/entries",
+    "Opportunity": "sales/opportunities",
+    "Member": "system/members/types",
+    "Project": "project/projects",
+    "Schedule": "schedule/entries",
+    "Document": "system/documents",
 }
 
 
@@ -37,9 +43,9 @@ def set_login(api: Api, **flags) -> None:
     assert api.patch(f"system/integratorlogins/{login_id(api)}", operations).status_code == 200
 
 
-def test_every_served_collection_maps_to_one_of_the_13_apis() -> None:
+def test_every_served_collection_maps_to_one_of_the_login_api_flags() -> None:
     assert set(API_FLAGS) == set(PROBES)
-    assert {collection.api for collection in COLLECTIONS} <= set(API_FLAGS)
+    assert {collection.api for collection in ALL_COLLECTIONS} <= set(API_FLAGS)
 
 
 @pytest.mark.parametrize("api_name", sorted(API_FLAGS))

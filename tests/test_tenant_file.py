@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cwsim.simulator.connectwise.collections import COLLECTIONS
+from cwsim.simulator.connectwise.collections import ALL_COLLECTIONS, COLLECTIONS
 from cwsim.simulator.connectwise.tenant_file import (
     TenantFileError,
     TenantSource,
@@ -354,3 +354,19 @@ agreementTypes:
     (ticket_link,) = rows(backend, "service/tickets/configurations")
     (agreement_link,) = rows(backend, "finance/agreements/configurations")
     assert ticket_link["configuration"] == agreement_link["configuration"] == configuration["id"]
+
+
+def test_generated_collections_get_sections_that_never_take_a_name() -> None:
+    plan = SectionPlan(ALL_COLLECTIONS)
+    hand = SectionPlan(COLLECTIONS)
+    assert {name: c.table for name, c in hand.sections.items()} == {
+        name: plan.sections[name].table for name in hand.sections
+    }, "every existing section name still means what it meant"
+    assert plan.section("priorities") == "priorities" and plan.sections["priorities"].table == "service/priorities"
+    assert plan.sections["timeEntries"].table == "time/entries"  # `entries` is schedule's or time's: neither takes it
+    assert "settings" not in plan.sections  # the file's own section (system/settings goes by its table path)
+
+
+def test_a_tenant_file_fills_a_generated_collection() -> None:
+    backend = load(SETTINGS + "priorities:\n  - {name: Urgent, color: Red, defaultFlag: true}\n")
+    assert [p["name"] for p in rows(backend, "service/priorities")] == ["Urgent"]

@@ -67,6 +67,7 @@ class Backend:
             self.store.add_table(collection.table, indexed)
         self._renderers: dict[str, Renderer] = {}
         self.auth_cache: dict[tuple[str, bool, int], Principal] = {}
+        self.default_rows: dict[str, tuple[int, int | None]] = {}  # table -> (version, its defaultFlag row)
         self._children: dict[str, list[Collection]] = {}
         for collection in self.collections.values():
             if collection.parent is not None:
@@ -84,6 +85,13 @@ class Backend:
             renderer = self._renderers[collection.table] = kind(self, collection)
         return renderer
 
+    def projection(self, collection: Collection) -> Collection:
+        """The `/info` view of a collection's records (its fewer fields), or the collection itself."""
+        for candidate in self.collections.values():
+            if candidate.view_of == collection.table and candidate.path.endswith("/info"):
+                return candidate
+        return collection
+
     def now(self) -> datetime:
         return self.clock.now().replace(microsecond=0)
 
@@ -96,8 +104,10 @@ class Backend:
         self._check_parent(collection, parent_id, principal)
         if collection.link_field is not None:
             record = self._link(collection, record_id, parent_id)
+        elif collection.view is not None:
+            record = next((r for r in collection.view(self, parent_id) if r["id"] == record_id), None)
         else:
-            record = self.store.get(collection.table, record_id)
+            record = self.store.get(collection.source_table, record_id)
         visible = visibility(self, principal)
         if record is None or not self._under_parent(collection, record, parent_id) or (visible and not visible(record)):
             raise not_found(collection.resource, record_id)
@@ -139,10 +149,13 @@ class Backend:
         self._check_parent(collection, parent_id, principal)
         resolver = FieldResolver(self, collection)
         planner = Planner(self, collection)
-        table = self.store.table(collection.table)
+        table = self.store.table(collection.source_table)
         with self.store.lock:
             try:
-                candidate_ids, condition = planner.plan(planner.rewrite(query.conditions))
+                if collection.view is not None:
+                    candidate_ids, condition = None, query.conditions
+                else:
+                    candidate_ids, condition = planner.plan(planner.rewrite(query.conditions))
                 predicates = [conditions.compile_condition(condition, resolver)] if condition else []
                 predicates += self._array_predicates(collection, query)
                 visible = visibility(self, principal)
@@ -150,13 +163,16 @@ class Backend:
                     predicates.insert(0, visible)
             except ConditionError as error:
                 raise bad_request(str(error), "conditions") from error
-            if collection.parent is not None:
-                under_parent = table.lookup(collection.parent.field, parent_id)
-                candidate_ids = under_parent if candidate_ids is None else candidate_ids & under_parent
-            if candidate_ids is None:
-                records = list(table.records.values())
+            if collection.view is not None:
+                records = collection.view(self, parent_id)
             else:
-                records = [table.records[i] for i in sorted(candidate_ids)]
+                if collection.parent is not None:
+                    under_parent = table.lookup(collection.parent.field, parent_id)
+                    candidate_ids = under_parent if candidate_ids is None else candidate_ids & under_parent
+                if candidate_ids is None:
+                    records = list(table.records.values())
+                else:
+                    records = [table.records[i] for i in sorted(candidate_ids)]
         for predicate in predicates:
             records = [record for record in records if predicate(record)]
         return records
@@ -198,6 +214,13 @@ class Backend:
         parent_id: int | None = None,
     ) -> Record:
         """PUT: a full replace of what the client may set; server-set fields are kept."""
+        if isinstance(body, dict) and collection.required_on_updates:
+            missing = sorted(name for name in collection.required_on_updates if body.get(name) is None)
+            if missing:
+                raise invalid_object(
+                    collection.resource,
+                    [FieldProblem(name, f"{name} is required on update.", "MissingRequiredField") for name in missing],
+                )
         loaded, _ = self._load(collection, body, keep_post_only=False)
         with self.store.lock:
             previous = self.get(collection, record_id, parent_id, principal)
@@ -343,7 +366,12 @@ class Backend:
                 continue
             if name in loaded:
                 given = loaded[name]
-                record[name] = None if given is None else self._find(ref, given, record, name, collection, principal)
+                if given is not None and given.id is not None and given.id == previous.get(name):
+                    record[name] = given.id  # unchanged (a PATCH document carries every reference back)
+                elif given is None:
+                    record[name] = None
+                else:
+                    record[name] = self._find(ref, given, record, name, collection, principal)
             else:
                 record[name] = previous.get(name)
             if record[name] is None and ref.default is not None:
@@ -356,7 +384,7 @@ class Backend:
 
     def _in_scope(self, ref: Ref, record: Record, name: str) -> bool:
         target = self.store.get(ref.target, record[name])
-        return target is not None and target.get(ref.scope) == record.get(ref.scope)
+        return target is not None and target.get(ref.scope_field) == record.get(ref.scope)
 
     def _out_of_scope(self, collection: Collection, ref: Ref, record: Record, name: str) -> CwError:
         scope_target = self.collection(collection.refs[ref.scope].target)
@@ -388,7 +416,7 @@ class Backend:
             candidate
             for candidate in table.records.values()
             if any(index_key(_lookup_value(target, candidate, f)) == index_key(wanted) for f in lookup_fields)
-            and (not ref.scope or candidate.get(ref.scope) == record.get(ref.scope))
+            and (not ref.scope or candidate.get(ref.scope_field) == record.get(ref.scope))
             and visible(candidate)
         ]
         if len(matches) != 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import rules, schemas
+from .generated import with_generated
 from .model import READ_ONLY, Collection, Parent
 
 SERVICE_TICKET = "ServiceTicket"
@@ -112,7 +113,7 @@ COLLECTIONS: list[Collection] = [
         display=company_reference,
         indexes=("name",),
         unique=("identifier",),
-        rules=(rules.company_has_an_address,),
+        rules=(rules.company_has_an_address, rules.company_default_types),
         forward_only=True,
         links={
             "contacts_href": "company/contacts?conditions=company/id={id}",
@@ -283,3 +284,7 @@ COLLECTIONS: list[Collection] = [
     read_only("procurement/purchaseorders", "purchaseOrder", schemas.PurchaseOrderSchema, PURCHASING),
     read_only("system/reports", "report", schemas.ReportSchema, REPORTING),
 ]
+
+
+# The whole API: the declarations above refined by their models, then every other item model.
+ALL_COLLECTIONS: list[Collection] = with_generated(COLLECTIONS, schemas.CwSchema)

@@ -104,9 +104,9 @@ class CwDateTime(fields.Field):
 class Ref(fields.Field):
     """A reference to a record of another collection, given by id or by name/identifier.
 
-    `target` is the referenced table; `scope` names a field of this record that the target
-    must share (a ticket's status belongs to the ticket's board); `default` computes the id
-    to use when the client gives none.
+    `target` is the referenced table; `shape` the fields the reference shows; `scope` names a
+    field of this record that the target must share (a ticket's status belongs to the ticket's
+    board); `default` computes the id to use when the client gives none.
     """
 
     default_error_messages = {
@@ -120,13 +120,17 @@ class Ref(fields.Field):
         *,
         scope: str | None = None,
         default: DefaultRef | None = None,
+        shape: tuple[str, ...] | None = None,
+        scope_field: str | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("allow_none", True)
         super().__init__(**kwargs)
         self.target = target
         self.scope = scope
+        self.scope_field = scope_field or scope  # the target's field that must equal this record's `scope`
         self.default = default
+        self.shape = shape  # the fields its `*Reference` model shows beside the id; None: the target's own
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> RefInput | None:
         if _blank_is_none(value):

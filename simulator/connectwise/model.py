@@ -59,7 +59,7 @@ class Collection:
 
     path: str  # URL template under /apis/3.0, e.g. "service/boards/{parentId}/statuses"
     resource: str  # singular name for messages and hrefs: "ticket" -> "Ticket 17 not found", "ticket_href"
-    schema: type[Schema]
+    schema: type[Schema] | None  # None: built from `model` alone (generated.py)
     api: str  # the integrator-login API that guards it, e.g. "ServiceTicket"
     parent: Parent | None = None
     lookup: tuple[str, ...] = ("name",)  # fields a reference may name a record by
@@ -73,6 +73,15 @@ class Collection:
     forward_only: bool = False  # supports `pagination-type: forward-only`
     links: dict[str, str] = field(default_factory=dict)  # extra _info hrefs: name -> path with {id}
     success: dict[str, int] = field(default_factory=dict)  # filled from the endpoint index
+    model: str | None = None  # the ConnectWise model of its records (set by generated.py)
+    schema_factory: Callable[[], type[Schema]] | None = None  # the schema refined by the model, built on first use
+    view_of: str | None = None  # a read-only view of another table's records (an `/info` projection)
+    view: Callable[[Backend, int | None], list[Record]] | None = None  # records computed per parent (allNotes)
+
+    @property
+    def source_table(self) -> str:
+        """The table its records are read from: its own, or the one it is a view of."""
+        return self.view_of or self.table
 
     @property
     def table(self) -> str:
@@ -80,8 +89,23 @@ class Collection:
         return self.path.replace("/{parentId}", "")
 
     @cached_property
+    def schema_class(self) -> type[Schema]:
+        """The schema records are checked with: the declared one refined by the model's fields."""
+        if self.schema_factory is not None:
+            return self.schema_factory()
+        assert self.schema is not None, f"{self.path} declares neither a schema nor a model"
+        return self.schema
+
+    @cached_property
     def loader(self) -> Schema:
-        return self.schema()
+        return self.schema_class()
+
+    @cached_property
+    def required_on_updates(self) -> frozenset[str]:
+        """Fields a PUT must carry (the model's `requiredOnUpdates`)."""
+        return frozenset(
+            name for name, f in self.loader.fields.items() if f.metadata.get("required_on_updates") and not f.dump_only
+        )
 
     @cached_property
     def refs(self) -> dict[str, Ref]:
@@ -130,7 +154,7 @@ class Collection:
     def _schema_for(self) -> Any:
         @lru_cache(maxsize=256)
         def schema_for(names: frozenset[str]) -> Schema:
-            return self.schema(only=sorted(names)) if names else self.schema(only=())
+            return self.schema_class(only=sorted(names)) if names else self.schema_class(only=())
 
         return schema_for
 

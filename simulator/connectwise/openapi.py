@@ -130,7 +130,7 @@ def openapi_document(collections: Iterable[Collection], router: Router, version:
         # A subclass per collection: apispec keeps one component per schema class, and two collections
         # (the configuration links of tickets and of agreements) share one.
         name = schema_name(collection)
-        spec.components.schema(name, schema=type(name, (collection.schema,), {}))
+        spec.components.schema(name, schema=type(name, (collection.schema_class,), {}))
         for path, operations in _collection_paths(collection, router).items():
             spec.path(path=path, operations=operations)
     spec.path(path="/system/info", operations={"get": _operation("system info", 200, {"type": "object"})})
@@ -185,8 +185,13 @@ def _collection_paths(collection: Collection, router: Router) -> dict[str, dict[
             "DELETE": lambda status: _operation(f"delete a {name}", status, None),
         },
     )
+    add(
+        base + "/{id}/info",
+        Route(collection, parent_id, 1, "info"),
+        {"GET": lambda status: _operation(f"get a {name}'s info", status, {"type": "object"})},
+    )
     for path, operations in paths.items():
-        names = ["parentId"] * ("{parentId}" in path) + ["id"] * path.endswith("{id}")
+        names = ["parentId"] * ("{parentId}" in path) + ["id"] * ("{id}" in path)
         for operation in operations.values():
             operation["parameters"] = [_path_parameter(n) for n in names] + operation.get("parameters", [])
     return paths

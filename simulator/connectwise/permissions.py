@@ -26,6 +26,12 @@ API_FLAGS = {
     "System": "systemApiFlag",
     "Configuration": "configurationApiFlag",
     "Agreement": "agreementApiFlag",
+    "TimeEntry": "timeEntryApiFlag",
+    "Opportunity": "opportunityApiFlag",
+    "Member": "memberApiFlag",
+    "Project": "projectApiFlag",
+    "Schedule": "scheduleApiFlag",
+    "Document": "documentApiFlag",
 }
 API_LABELS = {
     "ServiceTicket": "Service Ticket API",
@@ -41,6 +47,12 @@ API_LABELS = {
     "System": "System API",
     "Configuration": "Configuration API",
     "Agreement": "Agreement API",
+    "TimeEntry": "Time Entry API",
+    "Opportunity": "Opportunity API",
+    "Member": "Member API",
+    "Project": "Project API",
+    "Schedule": "Schedule API",
+    "Document": "Document API",
 }
 
 

@@ -172,7 +172,7 @@ class Planner:
     def __init__(self, backend: Backend, collection: Collection) -> None:
         self.backend = backend
         self.collection = collection
-        self.table = backend.store.table(collection.table)
+        self.table = backend.store.table(collection.source_table)
 
     def rewrite(self, node: Node | None) -> Node | None:
         """Replace `board/name = "X"`-style terms by `board/id in (ids of boards named X)`.

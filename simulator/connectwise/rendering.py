@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 Record = dict[str, Any]
 PLAIN, WHEN, REFERENCE = 0, 1, 2
 REFERENCE_CACHE_SIZE = 4096
+SHAPE_ALIASES = {"sort": "sortOrder"}  # a reference's field stored under another name on its record
 
 
 def record_path(collection: Collection, record: Record) -> str:
@@ -33,48 +34,54 @@ class Renderer:
     def __init__(self, backend: Backend, collection: Collection) -> None:
         self.backend = backend
         self.collection = collection
-        self.plan: list[tuple[str, int, Collection | None]] = []
-        self._references: dict[tuple[str, int, str], tuple[int, dict[str, Any]]] = {}
+        self.plan: list[tuple[str, int, Collection | None, tuple[str, ...] | None]] = []
+        self._references: dict[tuple[str, int, str, Any], tuple[int, dict[str, Any]]] = {}
         for name, schema_field in collection.loader.fields.items():
             if schema_field.load_only:
                 continue
             if isinstance(schema_field, Ref):
-                self.plan.append((name, REFERENCE, backend.collection(schema_field.target)))
+                target = backend.collection(schema_field.target)
+                self.plan.append((name, REFERENCE, target, schema_field.shape))
             elif isinstance(schema_field, CwDateTime):
-                self.plan.append((name, WHEN, None))
+                self.plan.append((name, WHEN, None, None))
             else:
-                self.plan.append((name, PLAIN, None))
+                self.plan.append((name, PLAIN, None, None))
 
-    def reference(self, target: Collection, target_id: int, base_url: str) -> dict[str, Any]:
+    def reference(
+        self, target: Collection, target_id: int, base_url: str, shape: tuple[str, ...] | None = None
+    ) -> dict[str, Any]:
         """A reference as ConnectWise shows it: `{id, name|identifier..., _info: {x_href}}`.
 
         Cached per referenced record until its table changes: a page of tickets refers to the
         same few boards and statuses over and over. Callers must not change what they get.
         """
         table = self.backend.store.table(target.table)
-        key = (target.table, target_id, base_url)
+        key = (target.table, target_id, base_url, shape)
         cached = self._references.get(key)
         if cached is not None and cached[0] == table.version:
             return cached[1]
-        rendered = self._reference(target, target_id, base_url)
+        rendered = self._reference(target, target_id, base_url, shape)
         if len(self._references) > REFERENCE_CACHE_SIZE:
             self._references.clear()
         self._references[key] = (table.version, rendered)
         return rendered
 
-    def _reference(self, target: Collection, target_id: int, base_url: str) -> dict[str, Any]:
+    def _reference(
+        self, target: Collection, target_id: int, base_url: str, shape: tuple[str, ...] | None
+    ) -> dict[str, Any]:
         referenced = self.backend.store.get(target.table, target_id)
         if referenced is None:
             return {"id": target_id, "_info": {f"{target.resource}_href": f"{base_url}/{target.table}/{target_id}"}}
+        shown = target.describe(referenced) if shape is None else shaped(target, referenced, shape)
         return {
             "id": target_id,
-            **target.describe(referenced),
+            **shown,
             "_info": {f"{target.resource}_href": f"{base_url}/{record_path(target, referenced)}"},
         }
 
     def render(self, record: Record, base_url: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, kind, target in self.plan:
+        for name, kind, target, shape in self.plan:
             value = record.get(name)
             if value is None:
                 continue
@@ -83,7 +90,7 @@ class Renderer:
             elif kind == WHEN:
                 out[name] = format_cw_datetime(value)
             else:
-                out[name] = self.reference(target, value, base_url)
+                out[name] = self.reference(target, value, base_url, shape)
         out["_info"] = self.info(record, base_url)
         return out
 
@@ -96,6 +103,22 @@ class Renderer:
         for name, template in self.collection.links.items():
             info[name] = f"{base_url}/{template.format(id=record['id'])}"
         return info
+
+
+def shaped(target: Collection, record: Record, shape: tuple[str, ...]) -> dict[str, Any]:
+    """The fields a `*Reference` model shows, read from the referenced record (or what it displays as)."""
+    shown: dict[str, Any] = {}
+    displayed: dict[str, Any] | None = None
+    for name in shape:
+        value = record.get(name)
+        if value is None and name in SHAPE_ALIASES:
+            value = record.get(SHAPE_ALIASES[name])
+        if value is None and target.display is not None:
+            displayed = target.describe(record) if displayed is None else displayed
+            value = displayed.get(name)
+        if value is not None and not isinstance(value, dict | list):
+            shown[name] = format_cw_datetime(value) if hasattr(value, "tzinfo") else value
+    return shown
 
 
 class LinkRenderer(Renderer):

@@ -210,12 +210,29 @@ class ConnectWiseApi:
         """A real endpoint we do not serve is loud about it; anything else is a plain 404/405."""
         endpoint = self.router.index.match(path)
         if endpoint is not None and method in endpoint.methods:
+            not_an_id = self._not_an_id(path, endpoint.template, method)
+            if not_an_id is not None:
+                return not_an_id
             return not_implemented(method, "/" + path.strip("/"))
         if allowed:
             return method_not_allowed(method, request.path, allowed)
         if endpoint is not None:
             return method_not_allowed(method, request.path, list(endpoint.methods))
         return unknown_path(method, request.path)
+
+    def _not_an_id(self, path: str, template: str, method: str) -> CwError | None:
+        """A served path with a word where it takes an integer id (`service/tickets/abc`): a 400 saying so."""
+        given, wanted = _segments(path), _segments(template)
+        filled = ["1" if part.startswith("{") else part for part in wanted]
+        route = self.router.resolve("/".join(filled))
+        if route is None or method not in self.router.allowed_methods(route) or len(given) != len(wanted):
+            return None
+        for value, part in zip(given, wanted, strict=True):
+            takes_an_id = part.startswith("{") and (part == "{id}" or part.lower().endswith("id}"))
+            if takes_an_id and not value.isdigit():
+                name = part.strip("{}")
+                return bad_request(f"{name} must be a whole number (the id of a record), not {value!r}.", name)
+        return None
 
     def _serve(
         self, backend: Backend, route: Route, method: str, principal: Principal, base_url: str, status: int
@@ -225,6 +242,9 @@ class ConnectWiseApi:
         if route.action == "count":
             count = backend.count(collection, list_query(Params()), parent_id, principal)
             return json_response({"count": count}, status)
+        if route.action == "info":
+            record = backend.get(collection, route.record_id, parent_id, principal)
+            return json_response(backend.renderer(backend.projection(collection)).render(record, base_url), status)
         if route.action == "search":
             body = read_json(int64=True)
             if body is not None and not isinstance(body, dict):
@@ -273,6 +293,10 @@ class ConnectWiseApi:
         path = request.path.split("/apis/3.0", 1)[1].rstrip("/")
         url = f"{base_url}{path}"
         return link_header(url, kept, links, "pageId" if query.forward_only else "page")
+
+
+def _segments(path: str) -> list[str]:
+    return [part for part in path.strip("/").split("/") if part]
 
 
 def accepted_codebases(backend: Backend) -> set[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .endpoints import EndpointIndex
 from .model import Collection
@@ -26,6 +27,8 @@ class Route:
     def template(self) -> str:
         """The spec template of this operation's path, for its success status."""
         base = "/" + self.collection.path
+        if self.action == "info":
+            return f"{base}/{{id}}/info"
         if self.action:
             return f"{base}/{self.action}"
         if self.record_id is not None:
@@ -38,57 +41,78 @@ def _segments(path: str) -> list[str]:
 
 
 class Router:
-    """Matches request paths against the collection declarations."""
+    """Matches request paths against the collection declarations, segment by segment.
+
+    A trie of path templates: at each step a literal segment is tried before an id, and a deeper
+    match before treating the rest as `/{id}`, `/count` or `/search` of the collection above.
+    """
 
     def __init__(self, collections: Iterable[Collection], index: EndpointIndex) -> None:
         self.index = index
-        self._by_section: dict[str, list[tuple[list[str], Collection]]] = {}
+        self._tree: dict[str, Any] = {}
         for collection in collections:
-            template = [s.casefold() for s in _segments(collection.path)]
-            self._by_section.setdefault(template[0], []).append((template, collection))
-        for candidates in self._by_section.values():
-            candidates.sort(key=lambda item: -sum(1 for s in item[0] if not s.startswith("{")))
+            node = self._tree
+            for segment in _segments(collection.path):
+                key = "{}" if segment.startswith("{") else segment.casefold()
+                node = node.setdefault(key, {})
+            node.setdefault("", collection)  # the first declaration of a path wins
         self.success: dict[tuple[str, str], int] = {}
+        self._real_methods: dict[tuple[str, bool], frozenset[str]] = {}
 
     def resolve(self, path: str) -> Route | None:
         segments = [s.casefold() for s in _segments(path)]
         if not segments:
             return None
-        for template, collection in self._by_section.get(segments[0], []):
-            route = self._match(template, collection, segments)
-            if route is not None:
-                return route
-        return None
+        return self._walk(self._tree, segments, 0, None)
 
-    def _match(self, template: list[str], collection: Collection, segments: list[str]) -> Route | None:
-        if len(segments) < len(template):
+    def _walk(self, node: dict[str, Any], segments: list[str], at: int, parent_id: int | None) -> Route | None:
+        if at < len(segments):
+            head = segments[at]
+            child = node.get(head)
+            if child is not None:
+                found = self._walk(child, segments, at + 1, parent_id)
+                if found is not None:
+                    return found
+            child = node.get("{}")
+            if child is not None and head.isdigit():
+                found = self._walk(child, segments, at + 1, int(head))
+                if found is not None:
+                    return found
+        collection = node.get("")
+        if collection is None:
             return None
-        parent_id = None
-        for wanted, given in zip(template, segments, strict=False):
-            if wanted.startswith("{"):
-                if not given.isdigit():
-                    return None
-                parent_id = int(given)
-            elif wanted != given:
-                return None
-        rest = segments[len(template) :]
+        rest = segments[at:]
         if not rest:
             return Route(collection, parent_id, None, None)
         if len(rest) == 1 and rest[0] in ACTIONS:
             return Route(collection, parent_id, None, rest[0])
         if len(rest) == 1 and rest[0].isdigit():
             return Route(collection, parent_id, int(rest[0]), None)
+        if len(rest) == 2 and rest[0].isdigit() and rest[1] == "info":
+            return Route(collection, parent_id, int(rest[0]), "info")  # one record's `/info` projection
         return None
 
     def allowed_methods(self, route: Route) -> list[str]:
         """The methods the fake serves on a route: its collection's, shaped by the path's kind."""
         methods = route.collection.methods
+        if route.action == "info":
+            endpoint = self.index.match(route.template)
+            exists = endpoint is not None and endpoint.template.endswith("/info") and "GET" in endpoint.methods
+            return ["GET"] if "GET" in methods and exists else []
         if route.action is not None:
             # Only where the real API has the action: `.../subtypes/search` would otherwise match `{id}`.
             endpoint = self.index.match(route.template)
             exists = endpoint is not None and endpoint.template.endswith("/" + route.action)
             method = "GET" if route.action == "count" else "POST"
             return [method] if "GET" in methods and exists else []
+        if route.collection.schema is None:
+            # A generated collection serves exactly the real API's operations on its paths.
+            key = (route.collection.table, route.record_id is None)
+            real = self._real_methods.get(key)
+            if real is None:
+                endpoint = self.index.match(route.template)
+                real = self._real_methods[key] = frozenset(endpoint.methods) if endpoint is not None else frozenset()
+            methods = methods & real
         if route.record_id is None:
             return [m for m in ("GET", "POST") if m in methods]
         return [m for m in ("GET", "PUT", "PATCH", "DELETE") if m in methods]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import FieldProblem, invalid_object
@@ -11,6 +12,8 @@ if TYPE_CHECKING:
     from .model import Rule, WriteContext
 
 STATUSES = "service/boards/statuses"
+CONTACTS = "company/contacts"
+COMPANY_TYPES = "company/companies/types"
 CONFIGURATIONS = "company/configurations"
 CONFIGURATION_STATUSES = "company/configurations/statuses"
 TYPE_QUESTIONS = "company/configurations/types/questions"
@@ -26,6 +29,44 @@ FIRST_NOTE_FLAGS = {
 def tenant_default_board(backend: Backend, record: dict[str, Any]) -> int | None:
     """A ticket without a board goes to the tenant's default board."""
     return backend.settings.default_board_id
+
+
+def default_row(table: str) -> Callable[[Backend, dict[str, Any]], int | None]:
+    """A reference default: the row of `table` marked `defaultFlag` (the lowest id), if any."""
+
+    def pick(backend: Backend, record: dict[str, Any]) -> int | None:
+        stored = backend.store.tables.get(table)
+        if stored is None:
+            return None
+        cached = backend.default_rows.get(table)
+        if cached is not None and cached[0] == stored.version:
+            return cached[1]
+        ids = [row_id for row_id, row in stored.records.items() if row.get("defaultFlag")]
+        found = min(ids) if ids else None
+        backend.default_rows[table] = (stored.version, found)
+        return found
+
+    return pick
+
+
+def company_default_contact(backend: Backend, record: dict[str, Any]) -> int | None:
+    """A ticket without a contact gets its company's default contact."""
+    company_id = record.get("company")
+    if company_id is None:
+        return None
+    contacts = backend.store.table(CONTACTS)
+    ids = [i for i in contacts.lookup("company", company_id) if contacts.records[i].get("defaultFlag")]
+    return min(ids) if ids else None
+
+
+def company_default_types(ctx: WriteContext) -> None:
+    """A new company without types gets the tenant's default company type."""
+    if not ctx.is_create or ctx.record.get("types"):
+        return
+    types = ctx.backend.store.tables.get(COMPANY_TYPES)
+    chosen = default_row(COMPANY_TYPES)(ctx.backend, ctx.record) if types is not None else None
+    if chosen is not None:
+        ctx.record["types"] = [{"id": chosen, "name": types.records[chosen].get("name")}]
 
 
 def board_default_status(backend: Backend, record: dict[str, Any]) -> int | None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import random
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from faker import Faker
 
 from ..clock import Clock
 from .auth import SYSTEM, ApiKey
 from .backend import Backend, TenantSettings
-from .collections import COLLECTIONS
-from .schemas import API_FLAGS
+from .collections import ALL_COLLECTIONS as COLLECTIONS
+from .permissions import API_FLAGS
+from .tenant_setup import add_board_teams, add_setup, add_work
 
 COMPANY_ID = "cwsim"
 PUBLIC_KEY = "cwsim-public"
@@ -65,8 +68,37 @@ def company_identifier(name: str, taken: set[str]) -> str:
     return identifier
 
 
+Snapshot = dict[str, tuple[dict[int, dict[str, Any]], int]]
+# Built tenants by (seed, companies): settings and a store snapshot. A reset (every test does one)
+# restores a copy instead of posting a few hundred records through the machinery again.
+_BUILT: dict[tuple[int, int], tuple[TenantSettings, Snapshot]] = {}
+MAX_CACHED_TENANTS = 8
+STAMPS = ("_dateEntered", "_lastUpdated")
+
+
 def default_tenant(seed: int = 0, companies: int = DEFAULT_COMPANIES, clock: Clock | None = None) -> Backend:
-    """A tenant as the README describes it, the same for the same seed and size."""
+    """A tenant as the README describes it, the same for the same seed and size (built once per process,
+    then copied, its records stamped with the clock's now as a fresh build would be)."""
+    cached = _BUILT.get((seed, companies))
+    if cached is None:
+        backend = _build_default_tenant(seed, companies, clock)
+        if len(_BUILT) >= MAX_CACHED_TENANTS:
+            _BUILT.clear()
+        _BUILT[(seed, companies)] = (copy.deepcopy(backend.settings), backend.store.snapshot())
+        return backend
+    settings, snapshot = cached
+    backend = Backend(COLLECTIONS, clock=clock, settings=copy.deepcopy(settings))
+    now = backend.now()
+    backend.store.restore(
+        {
+            name: ({i: {**r, **dict.fromkeys(STAMPS, now)} for i, r in records.items()}, next_id)
+            for name, (records, next_id) in snapshot.items()
+        }
+    )
+    return backend
+
+
+def _build_default_tenant(seed: int, companies: int, clock: Clock | None) -> Backend:
     settings = TenantSettings(
         company_id=COMPANY_ID,
         company_name="cwsim Managed Services",
@@ -79,14 +111,17 @@ def default_tenant(seed: int = 0, companies: int = DEFAULT_COMPANIES, clock: Clo
     rng = random.Random(seed)
     _add_members(backend, fake)
     _add_integrator_login(backend)
+    add_setup(backend)
     for plan in BOARDS:
         board_id = _add_board(backend, plan)
+        add_board_teams(backend, board_id, leader_id=2)
         if plan.name == HELP_DESK_BOARD:
             settings.default_board_id = board_id
     _add_companies(backend, fake, rng, companies)
     _add_datto_setup(backend)
     _add_agreements(backend, rng)
     _add_records_for_the_other_apis(backend)
+    add_work(backend, sorted(backend.store.table("company/companies").records))
     return backend
 
 
@@ -123,7 +158,7 @@ def _add_integrator_login(backend: Backend) -> None:
         "canAccessAllRecordsFlag": True,
         "canAccessAllApisFlag": False,
         "inactiveFlag": False,
-        **{flag: True for flag in API_FLAGS},
+        **{flag: True for flag in API_FLAGS.values()},
     }
     backend.create(backend.collection("system/integratorlogins"), login, SYSTEM)
 

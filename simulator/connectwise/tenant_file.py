@@ -21,7 +21,7 @@ from ..clock import Clock
 from ..located_yaml import LocatedDict, LocatedYamlError, load_located, where_at
 from .auth import SYSTEM
 from .backend import Backend
-from .collections import COLLECTIONS
+from .collections import ALL_COLLECTIONS as COLLECTIONS
 from .errors import CwError, flatten_messages
 from .model import Collection
 from .settings import ApiKeySchema, FileSettingsSchema, settings_from

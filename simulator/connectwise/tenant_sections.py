@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from .model import Collection
 
+RESERVED = frozenset({"settings"})  # a tenant file's own section
+
 
 @dataclass(frozen=True)
 class Nesting:
@@ -62,6 +64,11 @@ class SectionPlan:
                 self._children.setdefault(collection.parent.collection, []).append(collection)
                 continue
             name = section_name(collection)
+            if (name in self.sections or name in RESERVED) and collection.schema is None:
+                # A generated collection never takes a name from another: `time/entries` -> `timeEntries`.
+                name = collection.path.split("/")[0] + name[:1].upper() + name[1:]
+                if name in self.sections or name in RESERVED:
+                    name = collection.table  # still clashing: its table path names it
             if name in self.sections:
                 raise ValueError(
                     f'collections {self.sections[name].table} and {collection.table} would both be section "{name}"'

@@ -1,0 +1,120 @@
+"""Collections whose records are computed from other tables: a ticket's `allNotes`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..clock import format_cw_datetime
+
+if TYPE_CHECKING:
+    from .backend import Backend
+
+Record = dict[str, Any]
+NOTES = "service/tickets/notes"
+TIME_ENTRIES = "time/entries"
+TICKET_CHARGES = frozenset({"ServiceTicket", "ProjectTicket"})
+NOTE_FLAGS = ("detailDescriptionFlag", "internalAnalysisFlag", "resolutionFlag", "issueFlag")
+
+
+def all_notes(backend: Backend, ticket_id: int | None) -> list[Record]:
+    """A ticket's service notes and the notes of its time entries, as `ServiceTicketNote` records, oldest first.
+
+    Ids are the note's (service notes) or the time entry's; ConnectWise numbers both kinds apart, so
+    the two never collide there, and here time-entry notes are offset past every service note id.
+    """
+    store = backend.store
+    notes = store.table(NOTES)
+    offset = notes.next_id
+    shown: list[Record] = []
+    for note_id in sorted(notes.lookup("ticketId", ticket_id)):
+        note = notes.records[note_id]
+        shown.append(
+            {
+                **{flag: bool(note.get(flag)) for flag in NOTE_FLAGS},
+                "id": note_id,
+                "noteType": "TicketNote",
+                "ticket": ticket_id,
+                "text": note.get("text"),
+                "member": note.get("member"),
+                "contact": note.get("contact"),
+                "bundledFlag": False,
+                "mergedFlag": False,
+                "isMarkdownFlag": False,
+                "createdByParentFlag": False,
+                "originalAuthor": note.get("createdBy"),
+                **{key: value for key, value in note.items() if key.startswith("_")},
+            }
+        )
+    entries = store.tables.get(TIME_ENTRIES)
+    for entry in entries.records.values() if entries is not None else ():
+        charged = entry.get("chargeToId") == ticket_id and entry.get("chargeToType") in TICKET_CHARGES
+        if not (charged or entry.get("ticket") == ticket_id) or not entry.get("notes"):
+            continue
+        shown.append(
+            {
+                "id": offset + entry["id"],
+                "noteType": "TimeEntryNote",
+                "ticket": ticket_id,
+                "text": entry.get("notes"),
+                "detailDescriptionFlag": bool(entry.get("addToDetailDescriptionFlag")),
+                "internalAnalysisFlag": bool(entry.get("addToInternalAnalysisFlag")),
+                "resolutionFlag": bool(entry.get("addToResolutionFlag")),
+                "issueFlag": False,
+                "bundledFlag": False,
+                "mergedFlag": False,
+                "isMarkdownFlag": False,
+                "createdByParentFlag": False,
+                "member": entry.get("member"),
+                "timeStart": _text(entry.get("timeStart")),
+                "timeEnd": _text(entry.get("timeEnd")),
+                "originalAuthor": entry.get("_enteredBy"),
+                **{key: value for key, value in entry.items() if key.startswith("_")},
+            }
+        )
+    shown.sort(key=lambda record: (record.get("_dateEntered") is None, record.get("_dateEntered"), record["id"]))
+    return shown
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return format_cw_datetime(value)
+
+
+def usages(table: str):
+    """A record's `/usages`: per collection that refers to it, how many of its records do (ConnectWise's
+    "where is this used" list, computed from the references the fake stores)."""
+
+    def compute(backend: Backend, record_id: int | None) -> list[Record]:
+        shown: list[Record] = []
+        for collection in backend.collections.values():
+            if collection.view is not None or collection.view_of is not None or collection.link_field:
+                continue
+            fields = [name for name, ref in collection.refs.items() if ref.target == table]
+            if not fields:
+                continue
+            records = backend.store.table(collection.table).records.values()
+            count = sum(1 for record in records if any(record.get(name) == record_id for name in fields))
+            if count:
+                shown.append(
+                    {
+                        "id": len(shown) + 1,
+                        "type": collection.resource,
+                        "typeKey": collection.table,
+                        "count": count,
+                        "description": f"{count} {collection.resource} record(s) refer to it",
+                    }
+                )
+        return shown
+
+    return compute
+
+
+def records_pointing_at(table: str, links: tuple[str, ...]):
+    """The records of `table` whose link fields (`ticket`, `chargeToId`, `objectId`) name the parent."""
+
+    def compute(backend: Backend, parent_id: int | None) -> list[Record]:
+        records = backend.store.table(table).records
+        return [record for _, record in sorted(records.items()) if any(record.get(f) == parent_id for f in links)]
+
+    return compute

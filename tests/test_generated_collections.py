@@ -1,0 +1,239 @@
+"""A sweep over every served collection: create from a body built from the model, read it back, patch a
+field, find it by a condition on that field, delete it; every list answers and the default tenant fills them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from marshmallow import validate
+
+from cwsim.simulator.connectwise.collections import ALL_COLLECTIONS
+from cwsim.simulator.connectwise.endpoints import endpoint_index
+from cwsim.simulator.connectwise.errors import CwError
+from cwsim.simulator.connectwise.examples import any_record, example_body
+from cwsim.simulator.connectwise.fields import Text
+from cwsim.simulator.connectwise.model import Collection
+from cwsim.simulator.connectwise.routing import Route, Router
+
+from .conftest import Api
+
+PATCHED = "Patched by the sweep"
+
+
+def patchable_text(collection: Collection) -> str | None:
+    """A free-text field the sweep can set and search for (no enum, room for the marker)."""
+    for name, schema_field in collection.loader.fields.items():
+        if not isinstance(schema_field, Text) or schema_field.dump_only or schema_field.load_only:
+            continue
+        if name in collection.transient_fields or name in collection.refs:
+            continue
+        limits = [v.max for v in schema_field.validators if isinstance(v, validate.Length) and v.max]
+        if any(isinstance(v, validate.OneOf) for v in schema_field.validators) or (limits and min(limits) < 25):
+            continue
+        return name
+    return None
+
+
+def sweep_one(api: Api, router: Router, collection: Collection) -> list[str]:
+    """What fails for one collection (empty when everything does what the real API does)."""
+    backend = api.world.backend
+    parent_id = any_record(backend, collection.parent.collection) if collection.parent else None
+    base = collection.path.replace("{parentId}", str(parent_id))
+    listing = router.allowed_methods(Route(collection, parent_id, None, None))
+    by_id = router.allowed_methods(Route(collection, parent_id, 1, None))
+    problems: list[str] = []
+    if "GET" not in listing:
+        return problems
+    if "POST" not in listing:
+        response = api.get(base)
+        if response.status_code != 200:
+            problems.append(f"GET {base}: {response.status_code} {response.get_json()}")
+        return problems
+    try:
+        body = example_body(backend, collection, "Sweep example")
+    except (ValueError, CwError) as error:
+        return [f"no example body: {error}"]
+    created = api.post(base, body)
+    if created.status_code not in (200, 201):  # the real API answers some creates 200
+        return [f"POST {base} {body}: {created.status_code} {created.get_json()}"]
+    record_id = created.get_json()["id"]
+    if "GET" in by_id:
+        read = api.get(f"{base}/{record_id}")
+        if read.status_code != 200 or read.get_json().get("id") != record_id:
+            problems.append(f"GET {base}/{record_id}: {read.status_code}")
+    listed = api.get(base, query_string={"pageSize": 1000})
+    if listed.status_code != 200 or record_id not in [item["id"] for item in listed.get_json()]:
+        problems.append(f"GET {base}: the new record is not listed")
+    field = patchable_text(collection)
+    if field is not None and "PATCH" in by_id:
+        patched = api.patch(f"{base}/{record_id}", [{"op": "replace", "path": field, "value": PATCHED}])
+        if patched.status_code != 200 or patched.get_json().get(field) != PATCHED:
+            problems.append(f"PATCH {base}/{record_id} {field}: {patched.status_code} {patched.get_json()}")
+        found = api.get(base, query_string={"conditions": f'{field}="{PATCHED}"', "pageSize": 1000})
+        if found.status_code != 200 or record_id not in [item["id"] for item in found.get_json()]:
+            problems.append(f"GET {base}?conditions={field}=...: {found.status_code} not found")
+    if "DELETE" in by_id:
+        deleted = api.delete(f"{base}/{record_id}")
+        gone = api.get(f"{base}/{record_id}") if "GET" in by_id else None
+        if deleted.status_code not in (200, 204) or (gone is not None and gone.status_code != 404):
+            problems.append(f"DELETE {base}/{record_id}: {deleted.status_code}")
+    return problems
+
+
+def sweep(api: Api, collections: list[Collection]) -> dict[str, list[str]]:
+    router = Router(ALL_COLLECTIONS, endpoint_index())
+    failures = {}
+    for collection in collections:
+        if collection.link_field is not None:
+            continue  # configuration links: tests/test_configurations_and_finance.py
+        problems = sweep_one(api, router, collection)
+        if problems:
+            failures[collection.path] = problems
+    return failures
+
+
+def test_every_served_collection_creates_reads_patches_finds_and_deletes(api: Api) -> None:
+    failures = sweep(api, ALL_COLLECTIONS)
+    assert not failures, "\n".join(f"{path}: {problems}" for path, problems in failures.items())
+
+
+def test_the_sweep_catches_a_collection_that_loses_a_patched_field(api: Api, monkeypatch: Any) -> None:
+    """Negative control: a collection whose PATCH silently drops the change fails the sweep."""
+    priorities = api.world.backend.collection("service/priorities")
+    original = type(api.world.backend).patch
+
+    def forgetful_patch(self: Any, collection: Collection, record_id: int, *args: Any, **kwargs: Any) -> Any:
+        if collection is priorities:
+            return self.get(collection, record_id)
+        return original(self, collection, record_id, *args, **kwargs)
+
+    monkeypatch.setattr(type(api.world.backend), "patch", forgetful_patch)
+    failures = sweep(api, [priorities])
+    assert list(failures) == ["service/priorities"]
+
+
+def test_the_default_tenant_fills_the_collections_every_real_tenant_has(api: Api) -> None:
+    backend = api.world.backend
+    for table in (
+        "service/priorities",
+        "service/sources",
+        "service/locations",
+        "service/boards/teams",
+        "company/companies/statuses",
+        "company/companies/types",
+        "company/contacts/types",
+        "company/noteTypes",
+        "company/communicationTypes",
+        "system/locations",
+        "system/departments",
+        "time/workTypes",
+        "time/workRoles",
+        "sales/activities/statuses",
+        "sales/activities/types",
+        "schedule/statuses",
+        "schedule/types",
+        "schedule/holidayLists",
+        "schedule/calendars",
+        "project/statuses",
+        "project/phaseStatuses",
+        "project/projectTypes",
+        "sales/opportunities/statuses",
+        "sales/stages",
+        "sales/opportunities/types",
+        "sales/probabilities",
+        "project/projects",
+        "sales/opportunities",
+        "time/entries",
+        "schedule/entries",
+    ):
+        assert backend.store.table(table).records, f"{table} is empty"
+    defaults = [p for p in backend.store.table("service/priorities").records.values() if p.get("defaultFlag")]
+    assert len(defaults) == 1
+
+
+@pytest.mark.parametrize("path", ["service/tickets/abc", "company/companies/abc/sites", "service/boards/x/teams/1"])
+def test_a_word_where_a_path_takes_an_id_is_a_400_saying_so(api: Api, path: str) -> None:
+    response = api.get(path)
+    assert response.status_code == 400, response.get_json()
+    assert "must be a whole number" in response.get_json()["message"]
+
+
+def test_a_missing_record_or_parent_is_a_404_not_found(api: Api) -> None:
+    assert api.get("service/tickets/99999").get_json()["code"] == "NotFound"
+    assert api.get("service/boards/99999/teams").get_json()["code"] == "NotFound"
+    assert api.get("service/priorities/99999").get_json()["code"] == "NotFound"
+
+
+def test_a_ticket_comes_back_shaped_as_connectwise_shapes_it(api: Api) -> None:
+    ticket = api.post("service/tickets", {"summary": "Shape", "company": {"id": 1}}).get_json()
+    assert ticket["customerUpdatedFlag"] is False and ticket["approved"] is False
+    assert {"id", "name", "sort", "level"} <= set(ticket["priority"]) and ticket["priority"]["name"].startswith(
+        "Priority 3"
+    )
+    assert ticket["source"]["name"] == "Phone" and ticket["serviceLocation"]["name"] == "Remote"
+    default_contact = [
+        c
+        for c in api.get("company/contacts", query_string={"conditions": "company/id=1"}).get_json()
+        if c["defaultFlag"]
+    ]
+    assert ticket["contact"]["id"] == default_contact[0]["id"]
+    bad = api.post("service/tickets", {"summary": "x", "company": {"id": 1}, "priority": {"id": None}})
+    assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "priority"
+    missing = api.post("service/tickets", {"summary": "x", "company": {"id": 1}, "priority": {"id": 999}})
+    assert missing.status_code == 400
+    company = api.get("company/companies/1").get_json()
+    assert company["status"]["name"] == "Active" and company["types"][0]["name"] == "Client"
+
+
+def test_all_notes_shows_service_notes_and_time_entry_notes(api: Api) -> None:
+    ticket = api.post("service/tickets", {"summary": "Notes", "company": {"id": 1}, "initialDescription": "first"})
+    ticket_id = ticket.get_json()["id"]
+    entry = {
+        "timeStart": "2026-01-05T09:00:00Z",
+        "timeEnd": "2026-01-05T10:00:00Z",
+        "chargeToId": ticket_id,
+        "chargeToType": "ServiceTicket",
+        "notes": "worked on it",
+    }
+    assert api.post("time/entries", entry).status_code == 201
+    notes = api.get(f"service/tickets/{ticket_id}/allNotes").get_json()
+    assert [(n["noteType"], n["text"]) for n in notes] == [("TicketNote", "first"), ("TimeEntryNote", "worked on it")]
+    assert notes[1]["timeStart"] == "2026-01-05T09:00:00Z" and notes[0]["ticket"]["id"] == ticket_id
+    assert api.get("service/tickets/99999/allNotes").status_code == 404
+
+
+def test_usages_count_the_records_that_refer_to_a_record(api: Api) -> None:
+    before = {u["typeKey"]: u["count"] for u in api.get("service/priorities/3/usages").get_json()}
+    assert api.post("service/tickets", {"summary": "Uses P3", "company": {"id": 1}}).status_code == 201
+    after = {u["typeKey"]: u["count"] for u in api.get("service/priorities/3/usages").get_json()}
+    assert after["service/tickets"] == before.get("service/tickets", 0) + 1
+    assert api.get("service/priorities/3/usages/list").status_code == 200
+    assert api.get("service/priorities/99999/usages").status_code == 404
+
+
+def test_info_projections_show_the_base_records_with_fewer_fields(api: Api) -> None:
+    statuses = api.get("service/boards/1/statuses").get_json()
+    listed = api.get("service/boards/1/statuses/info").get_json()
+    assert [s["id"] for s in listed] == [s["id"] for s in statuses]
+    one = api.get(f"service/boards/1/statuses/{statuses[0]['id']}/info").get_json()
+    assert one["name"] == statuses[0]["name"] and "escalationStatus" not in one
+    assert api.get("service/boards/1/statuses/99999/info").status_code == 404
+    assert api.get("system/info/members/count").get_json()["count"] == len(api.get("system/members").get_json())
+
+
+def test_a_named_path_parameter_is_not_taken_for_an_id(api: Api) -> None:
+    """`system/reports/{reportName}` takes a word: no 400 about whole numbers there."""
+    response = api.get("system/reports/ConnectWiseHostedApiScreen")
+    assert response.get_json()["code"] == "NotImplementedByFake"
+
+
+def test_a_tickets_time_and_schedule_entries_are_the_records_that_point_at_it(api: Api) -> None:
+    ticket_id = api.post("service/tickets", {"summary": "Views", "company": {"id": 1}}).get_json()["id"]
+    entry = {"timeStart": "2026-01-05T09:00:00Z", "chargeToId": ticket_id, "chargeToType": "ServiceTicket"}
+    entry_id = api.post("time/entries", entry).get_json()["id"]
+    visit_id = api.post("schedule/entries", {"objectId": ticket_id, "type": {"id": 1}}).get_json()["id"]
+    assert [e["id"] for e in api.get(f"service/tickets/{ticket_id}/timeentries").get_json()] == [entry_id]
+    assert [e["id"] for e in api.get(f"service/tickets/{ticket_id}/scheduleentries").get_json()] == [visit_id]
+    assert api.get(f"service/tickets/{ticket_id}/timeentries/count").get_json() == {"count": 1}
+    assert api.get("service/tickets/99999/timeentries").status_code == 404
