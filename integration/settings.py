@@ -35,6 +35,7 @@ OTHER_VARIABLES = {
     "CWSIM_CACHE_DIR": "where cwsim's own third-party client tests keep their venvs",
     "CWSIM_SERVER": "the HTTP server `cwsim serve` (and demo, run, load) runs the fake on",
     "CWSIM_BENCH_ROUNDS": "how many rounds `make bench`'s server benchmark measures",
+    "CWSIM_FULL_SWEEP": "`make sweep`: the schemathesis run at full count over every generated operation",
 }
 
 

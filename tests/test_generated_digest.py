@@ -28,8 +28,8 @@ SEED = 11
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 # sha256 of the canonical JSON of seed 11's tenant (36 companies) and of its fleet.
-KNOWN_TENANT_DIGEST = "a7abfff17c839a778446b439a14b297df61ce6d13f401edb6111472c6465a581"
-KNOWN_FLEET_DIGEST = "2989ace4d703f43e884945005fe5ace2d3df07013b1cc6107f5902ef672ba318"
+KNOWN_TENANT_DIGEST = "75931c48142e10311419d7f23d2501c410e670b18444ec49c6ef97cada9e86d9"
+KNOWN_FLEET_DIGEST = "f99857d39032af16ff831dde858f82ffdc6fd31a8f3b05eaeb87b89f5e441585"
 
 
 def stopped_clock() -> SimClock:
