@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .alerts import Alert
-from .boards import BoardCatalog
+from .boards import BoardCatalog, SetupProblem
 from .mail import FAILED, UNWANTED, AlertMailer, MailFailed
 from .outbox import CREATE_SENT, CREATED, LINKED, QUEUED, Delivery, Outbox
 from .routing import AlertRouter
@@ -113,7 +113,14 @@ class AlertDeliverer:
             if ticketed:
                 if (pause := self.connectwise_pause()) > 0:
                     raise ConnectWiseResting(pause)
-                made = self._ticket(delivery, alert, worker, mail)
+                try:
+                    made = self._ticket(delivery, alert, worker, mail)
+                except (DeviceUnmapped, SetupProblem) as held:
+                    if mail_error is None:
+                        raise
+                    # Its email is still due and the mail server is failing: it waits for the mail server
+                    # (retried as an outside failure), not only for a mapping, and is never counted to do.
+                    raise MailPending(f"{mail_error}; the ticket waits too: {held}") from held
             if mail_error is not None:
                 if made:  # recorded now: the retry must not depend on finding the ticket open again
                     self.outbox.mark_created(delivery.id, worker, **made)

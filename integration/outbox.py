@@ -33,7 +33,11 @@ held up by its ticket. What is active is, at any moment, one of (see `stats`):
 
     todo      the integration's own work: being worked on, or ready for a worker
     held      waiting for a person to map the device (or set up a board, status or type)
-    retrying  waiting for ConnectWise or the mail server to answer again, or behind an event that is
+    waiting   not ready for a worker: behind an earlier event (of its alert, or for its email, of its
+              device and alert type), or to try again after ConnectWise or the mail server failed
+
+Every chain of waiting events starts at an event that is to do, held, or retrying after an outside
+failure; so when nothing is to do, everything left waits for something outside the integration.
 """
 
 from __future__ import annotations
@@ -127,6 +131,12 @@ _LATER_COLUMNS = {
 _ACTIVE_BY_ALERT = (
     f"CREATE INDEX IF NOT EXISTS deliveries_active_by_alert ON deliveries (alert_key, id) WHERE state IN ({_ACTIVE})"
 )
+# The claim's exception (an earlier event of the alert is held) and the split's held test probe
+# this one, which holds only the few held rows, instead of walking every earlier active event.
+_HELD_BY_ALERT = (
+    "CREATE INDEX IF NOT EXISTS deliveries_held_by_alert ON deliveries (alert_key, id)"
+    f" WHERE held = 1 AND state IN ({_ACTIVE})"
+)
 # Email hold-back is per device and alert type: the events of one such group decide their emails in
 # order (see _CLAIM), so the hour's first email is always the earliest event's, however workers interleave.
 _MAIL_PENDING_BY_GROUP = (
@@ -180,17 +190,19 @@ RETURNING *
 # The active rows split three ways (see the module's docstring). To do: being worked on now, or
 # ready for a worker by the order above and waiting for nothing outside: neither retrying, nor held
 # with its email decided. Held: not to do, and its device's mapping is what it waits for (it, or an
-# earlier event of its alert, is held and not retrying). Retrying: the rest.
+# earlier event of its alert, is held and not retrying). Waiting: the rest.
 _SPLIT = f"""
-SELECT coalesce(sum(todo), 0), coalesce(sum(NOT todo AND waits_for_mapping), 0) FROM (
-  SELECT ((d.claimed_by IS NOT NULL AND d.lease_until > :now)
-          OR (d.retrying = 0 AND NOT (d.held = 1 AND (d.mail IS NOT NULL OR d.mail_group = '')) AND {_IN_ORDER})
-         ) AS todo,
-         ((d.held = 1 AND d.retrying = 0)
-          OR EXISTS ({_EARLIER_ACTIVE} AND earlier.held = 1 AND earlier.retrying = 0)
-         ) AS waits_for_mapping
-    FROM deliveries AS d
-   WHERE d.state IN ({_ACTIVE}))
+SELECT coalesce(sum(todo), 0), coalesce(sum(waits_for_mapping), 0) FROM (
+  SELECT todo,
+         CASE WHEN todo THEN 0 ELSE
+              (d.held = 1 AND d.retrying = 0)
+              OR EXISTS ({_EARLIER_ACTIVE} AND earlier.held = 1 AND earlier.retrying = 0) END AS waits_for_mapping
+    FROM (SELECT d.id, d.alert_key, d.held, d.retrying,
+                 ((d.claimed_by IS NOT NULL AND d.lease_until > :now)
+                  OR (d.retrying = 0 AND NOT (d.held = 1 AND (d.mail IS NOT NULL OR d.mail_group = ''))
+                      AND {_IN_ORDER})) AS todo
+            FROM deliveries AS d
+           WHERE d.state IN ({_ACTIVE})) AS d)
 """
 
 
@@ -261,8 +273,9 @@ class Delivery:
 class OutboxStats:
     """What `/status` reports: rows per state, how the active ones split, mail outcomes, and lag percentiles (s).
 
-    The active rows (`depth`) are `todo + held + retrying`: the integration's own work, what waits
-    for a device to be mapped, and what waits for ConnectWise or the mail server to answer again.
+    The active rows (`depth`) are `todo + held + waiting`: the integration's own work, what waits
+    for a device to be mapped, and what is not ready for a worker (behind an earlier event, or to
+    try again after ConnectWise or the mail server failed).
     """
 
     states: dict[str, int]
@@ -276,7 +289,7 @@ class OutboxStats:
         return sum(self.states[state] for state in ACTIVE_STATES)
 
     @property
-    def retrying(self) -> int:
+    def waiting(self) -> int:
         return self.depth - self.todo - self.held
 
     @property
@@ -331,6 +344,7 @@ class Outbox:
             if name not in columns:
                 connection.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {kind}")
         connection.execute(_ACTIVE_BY_ALERT)
+        connection.execute(_HELD_BY_ALERT)
         connection.execute(_MAIL_PENDING_BY_GROUP)
         connection.execute(_DUE)
 
@@ -673,13 +687,17 @@ class Outbox:
         connection = self._connection()
         counts: dict[str, int] = dict.fromkeys(STATES, 0)
         mail: dict[str, int] = dict.fromkeys(MAIL_OUTCOMES, 0)
-        for state, outcome, count in connection.execute(
-            "SELECT state, mail, count(*) FROM deliveries GROUP BY state, mail"
-        ):
-            counts[state] += count
-            if outcome in mail:
-                mail[outcome] += count
-        todo, held = connection.execute(_SPLIT, {"now": self._clock()}).fetchone()
+        connection.execute("BEGIN")  # one snapshot: the split always adds up to the depth
+        try:
+            for state, outcome, count in connection.execute(
+                "SELECT state, mail, count(*) FROM deliveries GROUP BY state, mail"
+            ):
+                counts[state] += count
+                if outcome in mail:
+                    mail[outcome] += count
+            todo, held = connection.execute(_SPLIT, {"now": self._clock()}).fetchone()
+        finally:
+            connection.execute("COMMIT")
         return OutboxStats(counts, _percentiles(self.lag_samples(samples)), held, mail, todo)
 
     def lag_samples(self, limit: int = LAG_SAMPLES) -> list[float]:

@@ -20,7 +20,7 @@ CACHE_SECONDS = 0.5  # many pollers, one outbox query per half second
 
 
 def caught_up(status: Mapping[str, Any]) -> bool:
-    """Nothing is the integration's own to do: every event is finished, held, or retrying (`todo == 0`)."""
+    """Nothing is the integration's own to do: what is left waits for something outside it (`todo == 0`)."""
     return status["todo"] == 0
 
 
@@ -105,7 +105,7 @@ class StatusBoard:
             "skipped": stats.states["skipped"],
             "todo": stats.todo,
             "held": stats.held,
-            "retrying": stats.retrying,
+            "waiting": stats.waiting,
             "mail": stats.mail,
             "lag_seconds": stats.lag,
             "workers": self.workers(),

@@ -467,6 +467,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    chosen = os.environ.get(SERVER_VARIABLE)
+    if chosen and chosen not in SERVERS:  # argparse checks --server's choices, never its default
+        parser.error(f"${SERVER_VARIABLE} is {chosen!r}; it names the WSGI server: {', '.join(SERVERS)}")
     args = parser.parse_args(argv)
     choose_server(args)
     if args.command == "serve":

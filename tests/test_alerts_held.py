@@ -95,17 +95,17 @@ def test_negative_control_the_old_rule_strands_the_emails_behind_it(tmp_path: Pa
     assert [d.occurrence for d in outbox.claim("w2", limit=5) if d.event == "repeat"] == []
 
 
-def test_the_active_rows_split_into_todo_held_and_retrying(tmp_path: Path) -> None:
+def test_the_active_rows_split_into_todo_held_and_waiting(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path / "outbox.sqlite3")
     held_alert(outbox)
     stats = outbox.stats()
-    assert (stats.depth, stats.todo, stats.held, stats.retrying) == (3, 1, 2, 0)  # the second repeat's email to do
+    assert (stats.depth, stats.todo, stats.held, stats.waiting) == (3, 1, 2, 0)  # the second repeat's email to do
     (second,) = (d for d in outbox.claim("w2", limit=5) if d.occurrence == "3")
     outbox.mark_mail(second.id, "w2", "held_back")
     outbox.hold(second.id, "w2", "held: waits for the raise", 0.0)
     stats = outbox.stats()
-    assert (stats.todo, stats.held, stats.retrying) == (0, 3, 0)
-    status = {"depth": stats.depth, "todo": stats.todo, "held": stats.held, "retrying": stats.retrying}
+    assert (stats.todo, stats.held, stats.waiting) == (0, 3, 0)
+    status = {"depth": stats.depth, "todo": stats.todo, "held": stats.held, "waiting": stats.waiting}
     assert caught_up(status) and drained(status)
 
     other = AlertEvent("other", "raise", {"serialNumber": "S2", "alertType": "t", "recipients": []})
@@ -114,8 +114,8 @@ def test_the_active_rows_split_into_todo_held_and_retrying(tmp_path: Path) -> No
     assert outbox.stats().todo == 1, "being worked on is the integration's own work"
     outbox.retry_later(claimed.id, "w3", "503 from ConnectWise", 30.0)
     stats = outbox.stats()
-    assert (stats.todo, stats.held, stats.retrying) == (0, 3, 1)
-    status = {"depth": stats.depth, "todo": stats.todo, "held": stats.held, "retrying": stats.retrying}
+    assert (stats.todo, stats.held, stats.waiting) == (0, 3, 1)
+    status = {"depth": stats.depth, "todo": stats.todo, "held": stats.held, "waiting": stats.waiting}
     assert caught_up(status) and not drained(status)
 
 
@@ -190,7 +190,7 @@ def test_every_event_ends_delivered_or_held_and_every_email_goes(cwsim, admin, c
     assert run["fired"] >= 3, "the integration met the fault"
     theirs = [row for row in rows if run["unmapped"] in row["alert_key"]]
     assert len(theirs) >= 40, "the unmapped device raised and repeated its two alerts"
-    assert status["todo"] == 0 and status["retrying"] == 0 and status["failed"] == 0
+    assert status["todo"] == 0 and status["waiting"] == 0 and status["failed"] == 0
     assert status["held"] == status["depth"] == sum(1 for row in theirs if row["state"] in ACTIVE_STATES)
     assert all(row["state"] in ACTIVE_STATES for row in theirs if row["event"] != "clear")
     undecided = [dict(row) for row in rows if row["mail_group"] and row["mail"] is None]
@@ -206,4 +206,29 @@ def test_negative_control_the_old_rule_strands_events_and_emails(
     cwsim, admin, cw, tmp_path: Path, old_claim_rule: None
 ) -> None:
     with pytest.raises(AssertionError, match="waiting for the second day to be tried"):
-        run_the_reproduction(cwsim, admin, cw, tmp_path, FAULTS["outage"], timeout=20)
+        run_the_reproduction(cwsim, admin, cw, tmp_path, FAULTS["outage"], timeout=60)
+
+
+def test_events_behind_one_in_flight_are_waiting_not_to_do(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.enqueue_many(
+        [AlertEvent(KEY, "raise", PAYLOAD), *(AlertEvent(KEY, "repeat", PAYLOAD, str(n)) for n in (2, 3))]
+    )
+    stats = outbox.stats()
+    assert (stats.depth, stats.todo, stats.held, stats.waiting) == (3, 1, 0, 2)
+    (raise_,) = outbox.claim("w1", limit=5)
+    assert outbox.stats().todo == 1, "the raise in flight; the repeats wait behind it"
+    outbox.mark_done(raise_.id, "w1", mail="sent")
+    assert outbox.stats().todo == 1, "the first repeat is next: to do; the second waits behind it"
+
+
+def test_the_held_exception_probes_the_held_index(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    plan = " ".join(
+        row[-1]
+        for row in outbox._connection().execute(
+            "EXPLAIN QUERY PLAN " + outbox_module._CLAIM,
+            {"worker": "w", "lease_until": 0.0, "now": 0.0, "limit": 1},
+        )
+    )
+    assert "deliveries_held_by_alert" in plan, plan

@@ -57,3 +57,15 @@ def test_cwsim_load_without_locust_says_what_to_install_in_one_line(
     assert main(["load", "connectwise", "--duration", "1s"]) == 2
     err = capsys.readouterr().err
     assert err == "cwsim load: locust is not installed (the core install leaves it out): pip install 'cwsim[load]'\n"
+
+
+def test_a_server_variable_naming_no_server_is_a_clear_error(monkeypatch, capsys) -> None:
+    import pytest
+
+    from cwsim.scenarios.cli import main
+
+    monkeypatch.setenv("CWSIM_SERVER", "bogus")
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--port", "0"])
+    assert exit_.value.code == 2
+    assert "$CWSIM_SERVER is 'bogus'" in capsys.readouterr().err
