@@ -60,8 +60,11 @@ def test_the_digest_sees_a_one_name_change(monkeypatch) -> None:
     """Negative control: a different name from Faker changes the tenant digest."""
     from faker.providers.company import Provider
 
+    from cwsim.simulator.connectwise import tenant
+
     original = Provider.company
     monkeypatch.setattr(Provider, "company", lambda self: original(self) + " X")
+    monkeypatch.setattr(tenant, "_BUILT", {})  # built anew, not the process's cached copy
     assert tenant_digest() != KNOWN_TENANT_DIGEST
 
 
