@@ -30,6 +30,9 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 TOO_MANY_REQUESTS = 429
 
 
+# The same parser stands in simulator/datto/sinks.py (the fleet's HTTP sink):
+# the layering rule lets the two parts share no code, so tests/test_retry_after.py runs both over
+# one table of cases to keep them alike.
 # delta-seconds (RFC 9110 says whole seconds; a decimal is read too, as it is unambiguous)
 _DELTA_SECONDS = re.compile(r"[ \t]*([0-9]+(?:\.[0-9]+)?)[ \t]*")
 

@@ -314,6 +314,9 @@ class HttpSink(_Counted):
         return f"{error} (gave up after {self.max_attempts} attempts)"
 
 
+# The same parser stands in integration/transport.py (the integration's client):
+# the layering rule lets the two parts share no code, so tests/test_retry_after.py runs both over
+# one table of cases to keep them alike.
 # delta-seconds (RFC 9110 says whole seconds; a decimal is read too, as it is unambiguous)
 _DELTA_SECONDS = re.compile(r"[ \t]*([0-9]+(?:\.[0-9]+)?)[ \t]*")
 
