@@ -10,6 +10,7 @@ problem names the file, the line, the entry and the field.
 from __future__ import annotations
 
 import difflib
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,10 +111,24 @@ def load_tenant(
     source: TenantSource, clock: Clock | None = None, collections: Iterable[Collection] = COLLECTIONS
 ) -> Backend:
     """A new backend holding the tenant `source` describes; raises TenantFileError."""
-    plan = SectionPlan(collections)
+    plan = _plan(collections)
     document = _Documents(plan).resolve(source, ())
     _Shape(plan, document).check()
     return _Builder(plan, document, clock).build()
+
+
+_PLANS: dict[tuple[int, ...], tuple[list[Collection], SectionPlan]] = {}
+
+
+def _plan(collections: Iterable[Collection]) -> SectionPlan:
+    """The plan of these declarations, made once per process: making one costs more than loading a file."""
+    declared = list(collections)
+    key = tuple(map(id, declared))
+    if key not in _PLANS:
+        if len(_PLANS) >= 8:
+            _PLANS.pop(next(iter(_PLANS)))
+        _PLANS[key] = (declared, SectionPlan(declared))  # the list keeps the ids in the key alive
+    return _PLANS[key][1]
 
 
 # -- reading and merging files ------------------------------------------------------------------
@@ -187,22 +202,18 @@ def _refuse(message: str) -> Any:
     return validator
 
 
-class _Shape:
-    """The file's shape: settings, known sections, entries as mappings, known fields. All problems at once."""
+class _FileSchemaBuilder:
+    """Builds the marshmallow schema of a whole tenant file: one schema per (collection, link, chain)."""
 
-    def __init__(self, plan: SectionPlan, document: LocatedDict) -> None:
+    def __init__(self, plan: SectionPlan) -> None:
         self.plan = plan
-        self.document = document
         self._entry_schemas: dict[tuple[str, str | None, tuple[str, ...]], Schema] = {}
 
-    def check(self) -> None:
+    def build(self) -> Schema:
         declared: dict[str, fields.Field] = {SETTINGS: fields.Nested(FileSettingsSchema, required=True)}
         for name, collection in self.plan.sections.items():
             declared[name] = fields.List(fields.Nested(self._entry(collection, None, ())))
-        errors = Schema.from_dict(declared, name="TenantFile")().validate(self.document)
-        if errors:
-            problems = [self._problem(list(path), message) for path, message in flatten_messages(errors)]
-            raise TenantFileError(sorted(problems, key=lambda p: (p.source, p.line or 0)))
+        return Schema.from_dict(declared, name="TenantFile")()
 
     def _entry(self, collection: Collection, link_field: str | None, chain: tuple[str, ...]) -> Any:
         key = (collection.table, link_field, chain)
@@ -230,6 +241,30 @@ class _Shape:
 
     def _lazy(self, collection: Collection, link_field: str | None, chain: tuple[str, ...]) -> Any:
         return lambda: self._entry(collection, link_field, chain)
+
+
+_FILE_SCHEMAS: weakref.WeakKeyDictionary[SectionPlan, Schema] = weakref.WeakKeyDictionary()
+
+
+def _file_schema(plan: SectionPlan) -> Schema:
+    """The marshmallow schema of a whole file under `plan`, built once per plan (it has a schema per section)."""
+    if plan not in _FILE_SCHEMAS:
+        _FILE_SCHEMAS[plan] = _FileSchemaBuilder(plan).build()
+    return _FILE_SCHEMAS[plan]
+
+
+class _Shape:
+    """The file's shape: settings, known sections, entries as mappings, known fields. All problems at once."""
+
+    def __init__(self, plan: SectionPlan, document: LocatedDict) -> None:
+        self.plan = plan
+        self.document = document
+
+    def check(self) -> None:
+        errors = _file_schema(self.plan).validate(self.document)
+        if errors:
+            problems = [self._problem(list(path), message) for path, message in flatten_messages(errors)]
+            raise TenantFileError(sorted(problems, key=lambda p: (p.source, p.line or 0)))
 
     def _problem(self, path: list[Any], message: str) -> TenantProblem:
         source, line = where_at(self.document, path)

@@ -59,6 +59,16 @@ class SectionPlan:
         self.sections: dict[str, Collection] = {}
         self.aliases: dict[str, str] = {}
         self._children: dict[str, list[Collection]] = {}
+        self._names = {collection.table: section_name(collection) for collection in self.collections}
+        # Who refers to whom, found once: an entry's nestings are asked for once per entry schema.
+        self._referrers: dict[str, list[tuple[Collection, str]]] = {}
+        for other in self.collections:
+            if other.parent is not None:
+                continue
+            for target in {ref.target for ref in other.refs.values()}:
+                ref_field = self._ref_to(other, target, self.by_table.get(target))
+                if ref_field is not None:
+                    self._referrers.setdefault(target, []).append((other, ref_field))
         for collection in self.collections:
             if collection.parent is not None:
                 self._children.setdefault(collection.parent.collection, []).append(collection)
@@ -88,22 +98,21 @@ class SectionPlan:
         seen = {*chain, collection.table}
         nestings: dict[str, Nesting] = {}
         for child in self._children.get(collection.table, []):
-            name = section_name(child)
+            name = self._names[child.table]
             if name not in fields:
                 nestings[name] = Nesting(name, child, None)
-        for other in self.collections:
-            if other.parent is not None or other.table in seen:
-                continue
-            ref_field = self._ref_to(other, collection)
-            name = section_name(other)
-            if ref_field is not None and name not in fields and name not in nestings:
+        for other, ref_field in self._referrers.get(collection.table, []):
+            name = self._names[other.table]
+            if other.table not in seen and name not in fields and name not in nestings:
                 nestings[name] = Nesting(name, other, ref_field)
         return nestings
 
     @staticmethod
-    def _ref_to(other: Collection, parent: Collection) -> str | None:
-        """The one writable reference of `other` to `parent`'s table (or the one named after it)."""
-        refs = [name for name, ref in other.refs.items() if ref.target == parent.table and not ref.dump_only]
+    def _ref_to(other: Collection, table: str, parent: Collection | None) -> str | None:
+        """The one writable reference of `other` to `table` (or the one named after the parent's resource)."""
+        refs = [name for name, ref in other.refs.items() if ref.target == table and not ref.dump_only]
         if len(refs) == 1:
             return refs[0]
-        return parent.resource if parent.resource in refs else None
+        if parent is not None and parent.resource in refs:
+            return parent.resource
+        return None
