@@ -35,9 +35,10 @@ test: $(STAMP) lint
 		echo "make test: could not install chromium; the dashboard's browser tests will say so"
 	$(BIN)/python -m pytest
 
-# The inner loop: every test not marked slow (each of those takes more than a few seconds).
+# The inner loop: every test not marked slow (each of those takes more than a few seconds), spread
+# over every core by pytest-xdist (worksteal: an idle worker takes tests from a busy one).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -50,6 +50,7 @@ def assert_each_alert_once(admin: requests.Session, cw: requests.Session, status
     return events
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "rule",
     [
@@ -96,6 +97,7 @@ def test_every_alert_is_one_ticket_or_note_under_faults(cwsim, admin, cw, tmp_pa
     assert_each_alert_once(admin, cw, status)
 
 
+@pytest.mark.slow
 def test_a_connection_reset_after_the_answer_never_duplicates(cwsim, admin, cw, tmp_path: Path) -> None:
     devices = quiet_fleet(admin)
     state = tmp_path / "state"
@@ -113,6 +115,7 @@ def test_a_connection_reset_after_the_answer_never_duplicates(cwsim, admin, cw, 
     assert_each_alert_once(admin, cw, status)
 
 
+@pytest.mark.slow
 def test_an_outage_holds_every_alert_until_connectwise_is_back(cwsim, admin, cw, tmp_path: Path) -> None:
     """A 60-second outage on the simulated clock: it lasts exactly until the test moves the clock past it."""
     devices = quiet_fleet(admin)

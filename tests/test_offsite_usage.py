@@ -70,12 +70,14 @@ def run_days(fleet: Fleet, *days: int) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 def test_capacity_usage_is_mostly_under_the_tier_and_stays_so() -> None:
     fleet = big_fleet()
     assert len(ratios(fleet, "ALTO")) > 1400 and len(ratios(fleet, "SIRIS")) > 150
     assert run_days(fleet, 31, 92) == []
 
 
+@pytest.mark.slow
 def test_the_old_unbounded_growth_fails_the_same_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """Negative control: growth by a day's change with no retention is what put devices at 1,456 % of a tier."""
     old: Callable[[Device], int] = lambda device: device.offsite_used + device.daily_offsite  # noqa: E731

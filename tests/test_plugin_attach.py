@@ -30,6 +30,7 @@ def heavy_modules_after(*imports: str) -> list[str]:
     return eval(out)  # a printed list of strings
 
 
+@pytest.mark.slow
 def test_importing_both_plugins_loads_no_server_library() -> None:
     assert heavy_modules_after("cwsim.simulator.pytest_plugin", "cwsim.scenarios.pytest_plugin") == []
     # Negative control: the check sees a heavy import when there is one (the server, or the client helpers).
@@ -81,6 +82,7 @@ def journal_posts(server: RunningServer, containing: str) -> list[dict]:
     return [e for e in server.world.journal.entries() if e.method == "POST" and containing in json.dumps(e.body)]
 
 
+@pytest.mark.slow
 def test_a_run_attaches_to_the_server_named_by_cwsim_ready_file(
     pytester: pytest.Pytester, outside_server: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -95,6 +97,7 @@ def test_a_run_attaches_to_the_server_named_by_cwsim_ready_file(
     assert outside_server.world.backend.store.table("service/tickets").records, "the ticket is in this server"
 
 
+@pytest.mark.slow
 def test_a_run_attaches_by_url_set_as_an_ini_option(pytester: pytest.Pytester, outside_server: RunningServer) -> None:
     pytester.makeini(f"[pytest]\ncwsim_url = {outside_server.url}\n")
     pytester.makepyfile(
@@ -111,6 +114,7 @@ def test_a_run_attaches_by_url_set_as_an_ini_option(pytester: pytest.Pytester, o
     assert len(journal_posts(outside_server, "by-url")) == 1, "the attached run's POST is in the server's journal"
 
 
+@pytest.mark.slow
 def test_a_server_error_fails_the_attached_test_that_caused_it(
     pytester: pytest.Pytester, outside_server: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,6 +139,7 @@ def test_a_server_error_fails_the_attached_test_that_caused_it(
     )
 
 
+@pytest.mark.slow
 def test_a_server_with_an_admin_token_is_attached_with_cwsim_admin_token(
     pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -159,6 +164,7 @@ def test_a_server_with_an_admin_token_is_attached_with_cwsim_admin_token(
         server.stop()
 
 
+@pytest.mark.slow
 def test_ini_options_configure_the_plugins_own_server(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\ncwsim_companies = 3\ncwsim_seed = 5\n")
     pytester.makepyfile(

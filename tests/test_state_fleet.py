@@ -77,6 +77,7 @@ def test_a_restored_world_shows_the_same_fleet_truth_and_clock_and_goes_on_ident
     assert picture(restored) == picture(original)
 
 
+@pytest.mark.slow
 def test_negative_control_a_world_that_lost_its_rng_states_goes_on_differently() -> None:
     """The comparison above catches a restore that is not exact: here every device's RNG starts afresh."""
     original, original_events, saved = saved_midway()
@@ -101,6 +102,7 @@ def test_a_version_1_state_restores_its_parts_and_says_the_fleet_and_clock_were_
     assert picture(restored) == fresh != picture(original)  # negative control: what the old format lost
 
 
+@pytest.mark.slow
 def test_reset_still_goes_back_to_the_start_after_a_restore() -> None:
     _, _, saved = saved_midway()
     restored, _ = new_world()

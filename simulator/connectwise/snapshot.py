@@ -156,6 +156,9 @@ class _TableSchema(Schema):
     records = fields.List(fields.Dict(), required=True)
 
 
+_TABLE_SCHEMA = _TableSchema()  # one instance: a state has hundreds of tables, and a Schema costs to build
+
+
 class _ConnectWiseSchema(Schema):
     settings = fields.Raw(required=True)
     tables = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
@@ -247,7 +250,7 @@ def _table(collection: Collection, table: Any, problems: list[str], path: tuple[
     if not isinstance(table, dict):
         problems.append(f"{_where(*path)}: must be an object with nextId and records.")
         return {}, 1
-    errors = _TableSchema().validate(table)
+    errors = _TABLE_SCHEMA.validate(table)
     if errors:
         problems += [f"{_where(*path, *sub)}: {message}" for sub, message in flatten_messages(errors)]
         return {}, 1
