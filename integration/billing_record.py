@@ -87,12 +87,18 @@ class BillingRecord:
 
     def watch_from(self, moment: datetime) -> datetime:
         """Start watching month ends at `moment`, unless already watching: returns since when."""
+        # Read before writing: a service restarting while `bill` holds the billing lock must not wait on it.
+        since = self.watching_since()
+        if since is not None:
+            return since
         with closing(self._connect(busy_timeout_seconds=30.0)) as connection:
             connection.execute("INSERT OR IGNORE INTO watch (id, since) VALUES (1, ?)", (_iso(moment),))
             return datetime.fromisoformat(connection.execute("SELECT since FROM watch WHERE id = 1").fetchone()[0])
 
     def stop_watching(self) -> None:
         """Month-end billing is off: months ending from now on are a person's to bill."""
+        if self.watching_since() is None:
+            return  # nothing to end, and no write to wait for while `bill` holds the lock
         with closing(self._connect(busy_timeout_seconds=30.0)) as connection:
             connection.execute("DELETE FROM watch")
 

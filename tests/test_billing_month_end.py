@@ -6,9 +6,10 @@ The service's clock is injected, so a test puts it just before a month end and m
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -324,3 +325,27 @@ def test_scenario_runs_start_the_integration_with_month_end_billing_off(cwsim, t
     assert yaml.safe_load(path.read_text())["billing"] == {"bill_at_month_end": False, "binary_units": True}
     assert load_settings(path, environ={}).billing.bill_at_month_end is False
     assert integration_settings(cwsim).billing.bill_at_month_end is True  # the default
+
+
+def test_a_service_starting_while_bill_holds_the_lock_does_not_wait_for_it(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "billing.sqlite3"
+    record = BillingRecord(path)
+    since = record.watch_from(datetime(2026, 10, 1, tzinfo=UTC))
+    connect = BillingRecord._connect
+    # Any wait for the lock fails at once here instead of after the real 30 s.
+    monkeypatch.setattr(
+        BillingRecord, "_connect", lambda self, busy_timeout_seconds: connect(self, busy_timeout_seconds=0.1)
+    )
+    starting = BillingRecord(path)  # what the service opens when it starts
+    with record.claim(wait_seconds=1):  # `bill` holds the lock through its whole run
+        assert starting.watch_from(datetime(2026, 11, 5, tzinfo=UTC)) == since
+        assert starting.billed() == {}
+        # Negative control: a write, as watch_from made before reading, does wait for the lock.
+        with (
+            pytest.raises(sqlite3.OperationalError, match="locked"),
+            closing(starting._connect(busy_timeout_seconds=0.1)) as connection,
+        ):
+            connection.execute("INSERT OR IGNORE INTO watch (id, since) VALUES (1, 'x')")
+    fresh = BillingRecord(tmp_path / "other.sqlite3")
+    with fresh.claim(wait_seconds=1):
+        BillingRecord(tmp_path / "other.sqlite3").stop_watching()  # not watching: nothing to write, no wait
