@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
+from .actions import UNSERVED
 from .collections import ALL_COLLECTIONS as COLLECTIONS
 from .endpoints import EndpointIndex, endpoint_index
+from .operations import action_table
 from .permissions import API_LABELS
 from .routing import Router
 from .schema_index import schema_index
@@ -23,7 +25,8 @@ def served_methods(router: Router, template: str) -> list[str]:
     if template in SINGLETONS:
         return SINGLETONS[template]
     route = router.resolve(PLACEHOLDER.sub("1", template))
-    return [] if route is None else router.allowed_methods(route)
+    served = [] if route is None else router.allowed_methods(route)
+    return served + [m for m in action_table().by_template.get(template, []) if m not in served]
 
 
 ACTIONS = frozenset(
@@ -46,6 +49,7 @@ ACTIONS = frozenset(
         "approve",
     }
 )
+UNSERVED_GROUP = "an action or computed answer with no faithful meaning in the fake (its line says why)"
 BINARY = frozenset({"image", "download", "thumbnail", "bytes"})
 
 
@@ -55,6 +59,8 @@ def unserved_reason(template: str, method: str) -> str:
     placeholders = sum(1 for part in parts if part.startswith("{"))
     last = parts[-1]
     entry = schema_index()["paths"].get(template)
+    if (method, template) in UNSERVED:
+        return UNSERVED[(method, template)]
     if last in BINARY or template.endswith("/image"):
         return "a binary answer (an image or a document's bytes)"
     if last in ACTIONS or (method in ("POST", "PUT", "PATCH") and last[:1].islower() and not last.endswith("s")):
@@ -106,7 +112,7 @@ def coverage_markdown(index: EndpointIndex | None = None) -> str:
         "",
     ]
     reasons = Counter(
-        unserved_reason(template, method)
+        UNSERVED_GROUP if (method, template) in UNSERVED else unserved_reason(template, method)
         for rows in by_section.values()
         for template, method, served in rows
         if not served
