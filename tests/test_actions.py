@@ -333,6 +333,50 @@ def test_an_unserved_action_says_not_implemented_and_coverage_says_why(api: Api)
     assert not served & set(UNSERVED), "an operation is both served and listed as unserved"
 
 
+def test_my_member_is_the_member_the_api_key_acts_as(api: Api) -> None:
+    answer = api.get("system/myMembers")
+    assert answer.status_code == 200, answer.get_json()
+    key = api.world.backend.settings.api_keys[0]
+    assert answer.get_json()["identifier"] == key.member_identifier
+
+
+def test_a_projects_workplan_lists_its_phases(api: Api) -> None:
+    phase = example(api, "project/projects/phases")
+    project_id = phase["projectId"] if "projectId" in phase else phase["_parentId"]
+    answer = api.get(f"project/projects/{project_id}/projectWorkplan")
+    assert answer.status_code == 200, answer.get_json()
+    workplan = answer.get_json()
+    assert workplan["projectId"] == project_id and phase["id"] in [p["id"] for p in workplan["phases"]]
+    assert api.get("project/projects/99999/projectWorkplan").status_code == 404
+
+
+def test_portal_credentials_check_a_contacts_email_and_portal_password(api: Api) -> None:
+    contact = api.get("company/contacts/1").get_json()
+    email = next(i["value"] for i in contact["communicationItems"] if i["communicationType"] == "Email")
+    patch = [{"op": "replace", "path": "portalPassword", "value": "s3cret"}]
+    assert api.patch("company/contacts/1", patch).status_code == 200
+    path = "company/contacts/validatePortalCredentials"
+    good = api.post(path, {"email": email.upper(), "password": "s3cret"}).get_json()
+    assert good == {"success": True, "contactId": 1}
+    assert api.post(path, {"email": email, "password": "wrong"}).get_json() == {"success": False}
+    disable = [{"op": "replace", "path": "disablePortalLoginFlag", "value": True}]
+    assert api.patch("company/contacts/1", disable).status_code == 200
+    assert api.post(path, {"email": email, "password": "s3cret"}).get_json() == {"success": False}
+    assert api.post(path, {"email": email}).status_code == 400
+
+
+def test_deleting_unused_time_sheets_leaves_those_with_hours_or_submitted(api: Api) -> None:
+    backend = api.world.backend
+    unused = backend.insert_internal("time/sheets", {"member": 2, "status": "Open", "year": 2026, "period": 1})
+    worked = backend.insert_internal("time/sheets", {"member": 2, "status": "Open", "hours": 4.0, "period": 2})
+    submitted = backend.insert_internal("time/sheets", {"member": 2, "status": "PendingApproval", "period": 3})
+    other = backend.insert_internal("time/sheets", {"member": 3, "status": "Open", "year": 2026, "period": 1})
+    assert api.delete("system/members/2/unusedTimeSheets").status_code == 204
+    assert api.get(f"time/sheets/{unused['id']}").status_code == 404
+    for kept in (worked, submitted, other):
+        assert api.get(f"time/sheets/{kept['id']}").status_code == 200
+
+
 # Which test shows each action's effect (the coverage report counts an action as served only with one).
 TESTED_BY = {
     "/company/companies/default": "test_a_default_is_a_new_record_as_the_server_fills_it_in_and_nothing_is_stored",
@@ -374,6 +418,10 @@ TESTED_BY = {
     "/company/companyPickerItems/clear": "test_clearing_the_company_picker_empties_that_members_list",
     "/time/entries/defaults": "test_time_entry_defaults_fill_in_without_saving",
     "/company/configurations/{id}/changeType": "test_change_type_changes_only_a_configurations_type",
+    "/system/myMembers": "test_my_member_is_the_member_the_api_key_acts_as",
+    "/project/projects/{id}/projectWorkplan": "test_a_projects_workplan_lists_its_phases",
+    "/company/contacts/validatePortalCredentials": "test_portal_credentials_check_a_contacts_email_and_portal_password",
+    "/system/members/{id}/unusedTimeSheets": "test_deleting_unused_time_sheets_leaves_those_with_hours_or_submitted",
 }
 
 

@@ -661,8 +661,65 @@ def change_configuration_type(call: ActionCall) -> Answer:
     return call.render("company/configurations", record), 200
 
 
-def _not_found_guard(call: ActionCall, table: str) -> Record:
-    return call.backend.get(call.backend.collection(table), call.id(), None, call.principal)
+MEMBERS = "system/members"
+
+
+def my_member(call: ActionCall) -> Answer:
+    """`GET /system/myMembers`: the member the caller acts as (an API key's member)."""
+    backend = call.backend
+    members = backend.store.table(MEMBERS)
+    found = [members.records[i] for i in sorted(members.lookup("identifier", call.principal.identifier))]
+    if call.principal.kind != "member" or not found:
+        raise CwError(404, "NotFound", f"{call.principal.kind} {call.principal.identifier!r} is not a member")
+    return call.render(MEMBERS, found[0]), 200
+
+
+def project_workplan(call: ActionCall) -> Answer:
+    """`GET /project/projects/{id}/projectWorkplan`: the project's phases, in order."""
+    backend = call.backend
+    project = backend.get(backend.collection("project/projects"), call.id(), None, call.principal)
+    phases = backend.collection("project/projects/phases")
+    assert phases.parent is not None
+    rows = backend.store.table(phases.table)
+    renderer = backend.renderer(phases)
+    shown = [
+        {**renderer.render(rows.records[i], call.base_url), "projectId": project["id"]}
+        for i in sorted(rows.lookup(phases.parent.field, project["id"]))
+    ]
+    return {"projectId": project["id"], "phases": shown}, 200
+
+
+def validate_portal_credentials(call: ActionCall) -> Answer:
+    """`POST /company/contacts/validatePortalCredentials` `{email, password}`: does a contact with that email
+    and portal password, whose portal login is not disabled, exist?"""
+    body = body_object(call, "ValidatePortalRequest")
+    missing = [name for name in ("email", "password") if not isinstance(body.get(name), str) or not body[name]]
+    if missing:
+        problems = [FieldProblem(name, f"{name} is required.", "MissingRequiredField") for name in missing]
+        raise invalid_object("ValidatePortalRequest", problems)
+    email, password = body["email"].casefold(), body["password"]
+    for contact in call.backend.store.table("company/contacts").records.values():
+        emails = {
+            str(item.get("value", "")).casefold()
+            for item in contact.get("communicationItems") or []
+            if isinstance(item, dict) and item.get("communicationType") == "Email"
+        }
+        if email in emails and contact.get("portalPassword") == password and not contact.get("disablePortalLoginFlag"):
+            return {"success": True, "contactId": contact["id"]}, 200
+    return {"success": False}, 200
+
+
+def delete_unused_time_sheets(call: ActionCall) -> Answer:
+    """`DELETE /system/members/{id}/unusedTimeSheets`: the member's open time sheets without hours go."""
+    backend = call.backend
+    with backend.store.lock:
+        member = backend.get(backend.collection(MEMBERS), call.id(), None, call.principal)
+        sheets = backend.store.table("time/sheets")
+        for sheet_id, sheet in list(sheets.records.items()):
+            unused = (sheet.get("status") or "Open") == "Open" and not sheet.get("hours")
+            if sheet.get("member") == member["id"] and unused:
+                backend.store.delete("time/sheets", sheet_id)
+    return None, 204
 
 
 ACTIONS: list[Action] = [
@@ -761,14 +818,19 @@ ACTIONS: list[Action] = [
     Action("POST", "/company/companyPickerItems/clear", clear_picker, "company/companyPickerItems"),
     Action("POST", "/time/entries/defaults", time_entry_defaults, "time/entries"),
     Action("PATCH", "/company/configurations/{id}/changeType", change_configuration_type, "company/configurations"),
+    Action("GET", "/system/myMembers", my_member, MEMBERS),
+    Action("GET", "/project/projects/{id}/projectWorkplan", project_workplan, "project/projects"),
+    Action("POST", "/company/contacts/validatePortalCredentials", validate_portal_credentials, "company/contacts"),
+    Action("DELETE", "/system/members/{id}/unusedTimeSheets", delete_unused_time_sheets, MEMBERS),
 ]
 
 # Why each remaining action, computed or binary answer is not served (docs/coverage.md shows these).
+SECOND_SPELLING = "a second spelling (a trailing slash) of a collection path: the generic machinery's to serve"
 NO_PEER = "talks to a system outside ConnectWise (mail, SSO, LDAP, reporting, a payment gateway): nothing to reach here"
 UNSERVED: dict[tuple[str, str], str] = {
     ("POST", "/company/contacts/requestPassword"): "sends the contact a portal password mail: no portal here",
-    ("POST", "/company/m365contactsync/property"): "Microsoft 365 contact sync: no Microsoft 365 tenant here",
-    ("DELETE", "/company/m365contactsync/property/"): "Microsoft 365 contact sync: no Microsoft 365 tenant here",
+    ("POST", "/company/m365contactsync/property"): SECOND_SPELLING,
+    ("DELETE", "/company/m365contactsync/property/"): SECOND_SPELLING,
     ("GET", "/company/m365contactsync/{id}/property"): "Microsoft 365 contact sync: no Microsoft 365 tenant here",
     ("POST", "/company/management/{id}/executeManagedItSync"): "runs a sync with an RMM tool: none is attached",
     ("GET", "/company/management/{id}/log/download"): "the log of an RMM sync that never runs here",
@@ -786,33 +848,17 @@ UNSERVED: dict[tuple[str, str], str] = {
     ("POST", "/procurement/purchaseorders/{id}/rebatch"): "purchase order batches are not modelled",
     ("POST", "/procurement/purchaseorders/{id}/unbatch"): "purchase order batches are not modelled",
     ("POST", "/procurement/purchasingDemands"): "purchasing demand is computed from stock levels, not modelled",
-    (
-        "POST",
-        "/procurement/rmaStatuses/{parentId}/emailtemplates/",
-    ): "RMA status mail templates send mail: not modelled",
-    ("GET", "/project/projects/{id}/projectWorkplan"): "the project workplan (phases as a tree) is not modelled yet",
+    ("POST", "/procurement/rmaStatuses/{parentId}/emailtemplates/"): SECOND_SPELLING,
     ("POST", "/project/projects/{parentId}/applyTemplates"): "project templates are not modelled",
     ("POST", "/project/ticketNote/{id}/markAs/"): "undocumented note flag toggle with no stated effect",
     (
         "POST",
         "/project/tickets/{parentId}/convert",
     ): "converting between ticket kinds moves it across boards: not modelled",
-    (
-        "POST",
-        "/sales/opportunities/{parentId}/forecast",
-    ): "the forecast is a keyed view of opportunity revenue, not modelled",
-    (
-        "DELETE",
-        "/sales/opportunities/{parentId}/forecast/",
-    ): "the forecast is a keyed view of opportunity revenue, not modelled",
-    (
-        "PATCH",
-        "/sales/opportunities/{parentId}/forecast/",
-    ): "the forecast is a keyed view of opportunity revenue, not modelled",
-    (
-        "PUT",
-        "/sales/opportunities/{parentId}/forecast/",
-    ): "the forecast is a keyed view of opportunity revenue, not modelled",
+    ("POST", "/sales/opportunities/{parentId}/forecast"): SECOND_SPELLING,
+    ("DELETE", "/sales/opportunities/{parentId}/forecast/"): SECOND_SPELLING,
+    ("PATCH", "/sales/opportunities/{parentId}/forecast/"): SECOND_SPELLING,
+    ("PUT", "/sales/opportunities/{parentId}/forecast/"): SECOND_SPELLING,
     ("POST", "/schedule/colors/reset"): "ConnectWise's default schedule colours are not documented",
     ("POST", "/schedule/colors/{id}/clear"): "ConnectWise's default schedule colours are not documented",
     ("GET", "/service/knowledgebasesettings"): "a tenant-wide settings singleton with no table yet",
@@ -823,15 +869,15 @@ UNSERVED: dict[tuple[str, str], str] = {
         "POST",
         "/service/tickets/{parentId}/convert",
     ): "converting a service ticket into a project ticket is not modelled",
-    ("POST", "/system/AllowedFileTypes/"): "a second spelling of POST /system/allowedfiletypes, which is served",
+    ("POST", "/system/AllowedFileTypes/"): SECOND_SPELLING,
     ("GET", "/system/authAnvils/testConnection"): NO_PEER,
     ("POST", "/system/bundles"): "bundled requests name resource types by a mapping ConnectWise does not document",
     (
         "POST",
         "/system/bundles/count",
     ): "bundled requests name resource types by a mapping ConnectWise does not document",
-    ("PATCH", "/system/contactsync/monitoring/"): "Microsoft 365 contact sync: no Microsoft 365 tenant here",
-    ("POST", "/system/contactsync/monitoring/"): "Microsoft 365 contact sync: no Microsoft 365 tenant here",
+    ("PATCH", "/system/contactsync/monitoring/"): SECOND_SPELLING,
+    ("POST", "/system/contactsync/monitoring/"): SECOND_SPELLING,
     (
         "GET",
         "/system/contactsync/monitoring/notificationtype/",
@@ -848,7 +894,6 @@ UNSERVED: dict[tuple[str, str], str] = {
     ("POST", "/system/members/{id}/linkSsoUser"): NO_PEER,
     ("POST", "/system/members/{id}/submit"): NO_PEER,
     ("POST", "/system/members/{id}/unlinkSsoUser"): NO_PEER,
-    ("DELETE", "/system/members/{id}/unusedTimeSheets"): "time sheet periods are not generated here",
     (
         "POST",
         "/system/members/{memberIdentifier}/tokens",
@@ -856,7 +901,6 @@ UNSERVED: dict[tuple[str, str], str] = {
     ("DELETE", "/system/members/{parentId}/managedDeviceAccounts/bulk"): "managed device accounts are read-only here",
     ("PUT", "/system/members/{parentId}/managedDeviceAccounts/bulk"): "managed device accounts are read-only here",
     ("POST", "/system/members/{ssoid}/deactivateIamMember"): NO_PEER,
-    ("GET", "/system/myMembers"): "a member's own settings page; API keys act as a member without one here",
     ("POST", "/system/mycompany/reportingServices/{id}/testConnection"): NO_PEER,
     ("POST", "/system/office365/emailSetups/{id}/authorize"): NO_PEER,
     ("POST", "/system/office365/emailSetups/{id}/testConnection"): NO_PEER,
@@ -864,7 +908,6 @@ UNSERVED: dict[tuple[str, str], str] = {
     ("GET", "/system/reports/{reportName}/columns"): "report definitions are not modelled",
     ("POST", "/system/ssoConfigurations/{id}/registertoken"): NO_PEER,
     ("POST", "/system/ssoConfigurations/{id}/submitmembers"): NO_PEER,
-    ("POST", "/time/accruals/{parentId}/details/"): "time accrual rules are not modelled",
+    ("POST", "/time/accruals/{parentId}/details/"): SECOND_SPELLING,
     ("GET", "/time/timePeriodSetups/default"): "answers an untyped map whose keys ConnectWise does not document",
-    ("POST", "/company/contacts/validatePortalCredentials"): "no customer portal logins here",
 }

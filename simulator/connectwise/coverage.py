@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
-from .actions import UNSERVED
+from .actions import SECOND_SPELLING, UNSERVED
 from .collections import ALL_COLLECTIONS as COLLECTIONS
 from .endpoints import EndpointIndex, endpoint_index
 from .operations import action_table
@@ -82,6 +82,12 @@ def unserved_reason(template: str, method: str) -> str:
     return "no item model of its own in the index (a computed, singleton or keyed answer)"
 
 
+def summary_reason(template: str, method: str) -> str:
+    """The reason's row in the summary table: the actions left out share one row (their lines say why)."""
+    reason = unserved_reason(template, method)
+    return UNSERVED_GROUP if (method, template) in UNSERVED and reason != SECOND_SPELLING else reason
+
+
 def coverage_markdown(index: EndpointIndex | None = None) -> str:
     index = index or endpoint_index()
     router = Router(COLLECTIONS, index)
@@ -112,7 +118,7 @@ def coverage_markdown(index: EndpointIndex | None = None) -> str:
         "",
     ]
     reasons = Counter(
-        UNSERVED_GROUP if (method, template) in UNSERVED else unserved_reason(template, method)
+        summary_reason(template, method)
         for rows in by_section.values()
         for template, method, served in rows
         if not served
