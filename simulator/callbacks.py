@@ -126,7 +126,7 @@ class CallbackDispatcher:
         raw = orjson.dumps(body)
         url = delivery_url(delivery.callback, record["id"])
         kind = str(delivery.callback.get("type") or "").casefold()
-        decision = self.faults.decide(FaultRequest("POST", f"/callbacks/{kind}"))
+        decision = self.faults.decide(FaultRequest("POST", f"/callbacks/{kind}")) if self._faulted() else None
         fault = decision.rule.id if decision is not None else None
         started = time.perf_counter()
         if decision is not None and decision.delay_s:
@@ -148,6 +148,12 @@ class CallbackDispatcher:
             self.failed += 1
         self._journal(delivery, url, status, time.perf_counter() - started, raw, fault)
         return status
+
+    def _faulted(self) -> bool:
+        """Whether any fault rule names callbacks in its path: only then are deliveries put to the rules, so a
+        rule meant for API requests (no path, or `*`) is never spent on a callback."""
+        rules = self.faults.rules
+        return any((rule.selector.path or "").strip("/").casefold().startswith("callbacks") for rule in rules)
 
     def _journal(
         self, delivery: Delivery, url: str, status: int, seconds: float, raw: bytes, fault: int | None

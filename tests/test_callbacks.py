@@ -205,3 +205,33 @@ def test_a_fault_rule_on_callbacks_drops_the_delivery_and_the_journal_says_so(ap
         assert f'"ID":{first["id"]},'.encode() in entries[0].raw_body
     finally:
         api.world.faults.clear()
+
+
+def test_a_rule_that_does_not_name_callbacks_is_never_spent_on_one(api: Api, receiver: Receiver) -> None:
+    """`*/ticket` would fit `/callbacks/ticket`; it is left alone because no rule names callbacks."""
+    register(api, receiver.url + "/kept")
+    (rule,) = api.world.faults.add(
+        load_fault_rules({"path": "*/ticket", "count": 1, "effect": {"kind": "status", "status": 503}}, [])
+    )
+    try:
+        api.post("service/tickets", {"summary": "Kept", "company": {"id": 1}})
+        assert len(receiver.wait_for(1)) == 1 and rule.matched == 0
+    finally:
+        api.world.faults.clear()
+
+
+def test_the_guard_is_what_keeps_such_a_rule_off_callbacks(
+    api: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negative control: without the guard, the same rule drops the delivery."""
+    monkeypatch.setattr(CallbackDispatcher, "_faulted", lambda self: True)
+    register(api, receiver.url + "/lost")
+    api.world.faults.add(
+        load_fault_rules({"path": "*/ticket", "count": 1, "effect": {"kind": "status", "status": 503}}, [])
+    )
+    try:
+        api.post("service/tickets", {"summary": "Lost", "company": {"id": 1}})
+        entry = wait_until(lambda: next(iter(callback_entries(api)), None), "the dropped delivery")
+        assert entry.status == 503 and not receiver.received
+    finally:
+        api.world.faults.clear()
