@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from cwsim.simulator.connectwise.actions import ACTIONS, UNSERVED
+from cwsim.simulator.connectwise.bundles import BUNDLE_ACTIONS
 from cwsim.simulator.connectwise.examples import create_example
 from cwsim.simulator.connectwise.operations import action_table
 
@@ -422,11 +423,41 @@ TESTED_BY = {
     "/project/projects/{id}/projectWorkplan": "test_a_projects_workplan_lists_its_phases",
     "/company/contacts/validatePortalCredentials": "test_portal_credentials_check_a_contacts_email_and_portal_password",
     "/system/members/{id}/unusedTimeSheets": "test_deleting_unused_time_sheets_leaves_those_with_hours_or_submitted",
+    "/system/bundles": "test_a_bundle_answers_each_read_on_its_own",
+    "/system/bundles/count": "test_a_bundle_answers_each_read_on_its_own",
 }
 
 
 def test_every_declared_action_names_the_test_of_its_effect() -> None:
     """An action counts as served only with a test of its effect: each is mapped to one that exists here."""
-    declared = {action.template for action in ACTIONS}
+    declared = {action.template for action in [*ACTIONS, *BUNDLE_ACTIONS]}
     assert declared == set(TESTED_BY), declared ^ set(TESTED_BY)
     assert all(callable(globals().get(name)) for name in TESTED_BY.values())
+
+
+# -- bundles ---------------------------------------------------------------------------------
+
+
+def test_a_bundle_answers_each_read_on_its_own(api: Api) -> None:
+    requests = [
+        {"SequenceNumber": 1, "ResourceType": "Company", "ApiRequest": {"Filters": {"conditions": "id = 2"}}},
+        {"sequenceNumber": 2, "resourceType": "ticket", "apiRequest": {"id": 99999}},
+        {"sequenceNumber": 3, "resourceType": "nosuchmodel", "apiRequest": {}},
+        {"sequenceNumber": 4, "resourceType": "member", "apiRequest": {"page": {"pageSize": 2}, "fields": "id"}},
+        {"sequenceNumber": 5, "resourceType": "boardStatus", "apiRequest": {"parentId": 1}},
+    ]
+    answer = api.post("system/bundles", {"requests": requests})
+    assert answer.status_code in (200, 201), answer.get_json()
+    results = answer.get_json()["results"]
+    assert [r["sequenceNumber"] for r in results] == [1, 2, 3, 4, 5]
+    assert results[0]["success"] and [e["id"] for e in results[0]["entities"]] == [2]
+    assert results[0]["entities"][0]["name"] == api.get("company/companies/2").get_json()["name"]
+    assert results[1]["statusCode"] == 404 and results[1]["error"]["code"] == "NotFound"
+    assert results[2]["statusCode"] == 400 and not results[2]["success"]
+    assert results[3]["entities"] == [{"id": 1}, {"id": 2}]
+    statuses = api.get("service/boards/1/statuses", query_string={"pageSize": 1000}).get_json()
+    assert results[4]["success"], results[4]
+    assert sorted(e["id"] for e in results[4]["entities"]) == sorted(s["id"] for s in statuses)
+    counted = api.post("system/bundles/count", {"requests": requests[:1]}).get_json()["results"][0]
+    assert counted["count"] == 1 and counted["entities"] == []
+    assert api.post("system/bundles", {"requests": []}).status_code == 400

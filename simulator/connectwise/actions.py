@@ -58,6 +58,7 @@ class Action:
     handler: Handler
     table: str  # the collection whose integrator-login API guards it
     raw_body: bool = False  # the handler reads the request itself (uploads)
+    api: str | None = None  # the guarding API when no one collection's is (bundles read several)
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -107,7 +108,7 @@ class ActionTable:
         if found is None:
             return None
         action, ids = found
-        check_api(backend, principal, backend.collection(action.table).api)
+        check_api(backend, principal, action.api or backend.collection(action.table).api)
         body = None if action.raw_body else read_json()
         query = {name: value for name, value in request.args.items()}
         call = ActionCall(backend, principal, ids, body, base_url, query, read_json)
@@ -871,11 +872,6 @@ UNSERVED: dict[tuple[str, str], str] = {
     ): "converting a service ticket into a project ticket is not modelled",
     ("POST", "/system/AllowedFileTypes/"): SECOND_SPELLING,
     ("GET", "/system/authAnvils/testConnection"): NO_PEER,
-    ("POST", "/system/bundles"): "bundled requests name resource types by a mapping ConnectWise does not document",
-    (
-        "POST",
-        "/system/bundles/count",
-    ): "bundled requests name resource types by a mapping ConnectWise does not document",
     ("PATCH", "/system/contactsync/monitoring/"): SECOND_SPELLING,
     ("POST", "/system/contactsync/monitoring/"): SECOND_SPELLING,
     (

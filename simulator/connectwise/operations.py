@@ -6,8 +6,9 @@ from functools import cache
 
 from .actions import ACTIONS, ActionTable
 from .binary import BINARY_ACTIONS
+from .bundles import BUNDLE_ACTIONS
 
 
 @cache
 def action_table() -> ActionTable:
-    return ActionTable([*ACTIONS, *BINARY_ACTIONS])
+    return ActionTable([*ACTIONS, *BINARY_ACTIONS, *BUNDLE_ACTIONS])
