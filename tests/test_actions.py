@@ -424,6 +424,7 @@ TESTED_BY = {
     "/company/contacts/validatePortalCredentials": "test_portal_credentials_check_a_contacts_email_and_portal_password",
     "/system/members/{id}/unusedTimeSheets": "test_deleting_unused_time_sheets_leaves_those_with_hours_or_submitted",
     "/system/bundles": "test_a_bundle_answers_each_read_on_its_own",
+    "/procurement/catalog/{catalogItemIdentifier}/quantityOnHand": "test_quantity_on_hand_sums_the_items_stock",
     "/system/bundles/count": "test_a_bundle_answers_each_read_on_its_own",
 }
 
@@ -433,6 +434,17 @@ def test_every_declared_action_names_the_test_of_its_effect() -> None:
     declared = {action.template for action in [*ACTIONS, *BUNDLE_ACTIONS]}
     assert declared == set(TESTED_BY), declared ^ set(TESTED_BY)
     assert all(callable(globals().get(name)) for name in TESTED_BY.values())
+
+
+def test_quantity_on_hand_sums_the_items_stock(api: Api) -> None:
+    backend = api.world.backend
+    item = api.get("procurement/catalog").get_json()[0]
+    other = api.get("procurement/catalog").get_json()[1]
+    for parent, on_hand in ((item["id"], 3), (item["id"], 4), (other["id"], 50)):
+        backend.insert_internal("procurement/catalog/inventory", {"_parentId": parent, "onHand": on_hand})
+    answer = api.get(f"procurement/catalog/{item['identifier']}/quantityOnHand")
+    assert answer.status_code == 200 and answer.get_json() == {"count": 7}
+    assert api.get("procurement/catalog/NO-SUCH-ITEM/quantityOnHand").status_code == 404
 
 
 # -- bundles ---------------------------------------------------------------------------------

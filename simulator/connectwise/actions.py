@@ -723,6 +723,20 @@ def delete_unused_time_sheets(call: ActionCall) -> Answer:
     return None, 204
 
 
+def quantity_on_hand(call: ActionCall) -> Answer:
+    """`GET /procurement/catalog/{catalogItemIdentifier}/quantityOnHand`: the item's stock over its warehouses."""
+    backend = call.backend
+    catalog = backend.store.table("procurement/catalog")
+    ids = sorted(catalog.lookup("identifier", call.ids["catalogItemIdentifier"]))
+    if not ids:
+        raise CwError(404, "NotFound", f"Catalog item {call.ids['catalogItemIdentifier']!r} not found")
+    inventory = backend.collection("procurement/catalog/inventory")
+    assert inventory.parent is not None
+    rows = backend.store.table(inventory.table)
+    total = sum(rows.records[i].get("onHand") or 0 for i in rows.lookup(inventory.parent.field, ids[0]))
+    return {"count": total}, 200
+
+
 ACTIONS: list[Action] = [
     Action("GET", "/company/companies/default", default_of("company/companies"), "company/companies"),
     Action("GET", "/company/contacts/default", default_of("company/contacts"), "company/contacts"),
@@ -823,6 +837,9 @@ ACTIONS: list[Action] = [
     Action("GET", "/project/projects/{id}/projectWorkplan", project_workplan, "project/projects"),
     Action("POST", "/company/contacts/validatePortalCredentials", validate_portal_credentials, "company/contacts"),
     Action("DELETE", "/system/members/{id}/unusedTimeSheets", delete_unused_time_sheets, MEMBERS),
+    Action(
+        "GET", "/procurement/catalog/{catalogItemIdentifier}/quantityOnHand", quantity_on_hand, "procurement/catalog"
+    ),
 ]
 
 # Why each remaining action, computed or binary answer is not served (docs/coverage.md shows these).
@@ -841,7 +858,6 @@ UNSERVED: dict[tuple[str, str], str] = {
     ("POST", "/finance/agreements/{id}/invoice"): "agreement invoicing (billing cycles, proration) is not modelled",
     ("POST", "/finance/invoices/{parentId}/commissions/recalculate"): "commission rules are not modelled",
     ("POST", "/procurement/catalog/vendors"): "undocumented vendor lookup with no item model",
-    ("GET", "/procurement/catalog/{catalogItemIdentifier}/quantityOnHand"): "warehouse stock is not modelled",
     ("POST", "/procurement/catalog/{id}/pricing"): "price rules (price books, customer pricing) are not modelled",
     ("POST", "/procurement/invoicegrouping/count"): "undocumented grouping of invoices with no item model",
     ("POST", "/procurement/products/{id}/detach"): "detaching a product from its invoice needs invoicing, not modelled",
