@@ -84,7 +84,15 @@ class ActionTable:
 
     def __init__(self, actions: list[Action]) -> None:
         self.actions = actions
-        self._compiled = [(action, action.pattern) for action in actions]
+        # By method and last path segment, so a request tries only the few actions that can fit it.
+        self._by_tail: dict[tuple[str, str], list[tuple[Action, re.Pattern[str]]]] = {}
+        self._anywhere: list[tuple[Action, re.Pattern[str]]] = []  # a placeholder in the last segment
+        for action in actions:
+            tail = action.template.rstrip("/").rsplit("/", 1)[-1]
+            if "{" in tail:
+                self._anywhere.append((action, action.pattern))
+            else:
+                self._by_tail.setdefault((action.method, tail.casefold()), []).append((action, action.pattern))
         self.by_template: dict[str, list[str]] = {}
         for action in actions:
             self.by_template.setdefault(action.template, []).append(action.method)
@@ -120,7 +128,8 @@ class ActionTable:
     def match(self, method: str, path: str) -> tuple[Action, dict[str, Any]] | None:
         """The action for a method and path; a word where its id goes is a 400 unless another action fits."""
         refused: CwError | None = None
-        for action, pattern in self._compiled:
+        tail = path.rstrip("/").rsplit("/", 1)[-1].casefold()
+        for action, pattern in [*self._by_tail.get((method, tail), ()), *self._anywhere]:
             if action.method != method:
                 continue
             found = pattern.match(path)
