@@ -14,10 +14,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from flask import Response, request
+
 from ..clock import format_cw_datetime
 from .auth import Principal
+from .endpoints import endpoint_index
 from .errors import CwError, FieldProblem, bad_request, invalid_object
 from .model import Collection, Record
+from .permissions import check_api
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -107,11 +111,6 @@ class ActionTable:
         respond: Callable[[Any, int], Any],
     ) -> Any:
         """The response to an action request, or None when no action answers this method and path."""
-        from flask import Response, request  # only the HTTP face calls this
-
-        from .endpoints import endpoint_index
-        from .permissions import check_api
-
         found = self.match(request.method, path)
         if found is None:
             return None
