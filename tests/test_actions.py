@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
-from cwsim.simulator.connectwise.actions import ACTIONS, UNSERVED
 from cwsim.simulator.connectwise.bundles import BUNDLE_ACTIONS
+from cwsim.simulator.connectwise.conversions import CONVERSION_ACTIONS
 from cwsim.simulator.connectwise.examples import create_example
 from cwsim.simulator.connectwise.operations import action_table
+from cwsim.simulator.connectwise.record_actions import ACTIONS
+from cwsim.simulator.connectwise.unserved_actions import UNSERVED
 
 from .conftest import Api
 
@@ -431,7 +433,7 @@ TESTED_BY = {
 
 def test_every_declared_action_names_the_test_of_its_effect() -> None:
     """An action counts as served only with a test of its effect: each is mapped to one that exists here."""
-    declared = {action.template for action in [*ACTIONS, *BUNDLE_ACTIONS]}
+    declared = {action.template for action in [*ACTIONS, *CONVERSION_ACTIONS, *BUNDLE_ACTIONS]}
     assert declared == set(TESTED_BY), declared ^ set(TESTED_BY)
     assert all(callable(globals().get(name)) for name in TESTED_BY.values())
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from .actions import Action, ActionCall, Answer, body_object
+from .action_steps import body_object
+from .actions import Action, ActionCall, Answer
 from .conditions import ConditionError, parse
 from .errors import CwError, FieldProblem, bad_request, invalid_object
 from .model import Collection

@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
-from .actions import SECOND_SPELLING, UNSERVED
 from .collections import ALL_COLLECTIONS as COLLECTIONS
 from .endpoints import EndpointIndex, endpoint_index
 from .operations import action_table
 from .permissions import API_LABELS
 from .routing import Router
 from .schema_index import schema_index
+from .unserved_actions import SECOND_SPELLING, UNSERVED
 
 PLACEHOLDER = re.compile(r"\{[^}]+\}")
 SINGLETONS = {"/system/info": ["GET"]}
