@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 
 from cwsim.simulator.callbacks import CallbackDispatcher
 from cwsim.simulator.fault_schema import load_fault_rules
+from cwsim.simulator.testing import wait_until
 
 from .conftest import Api
 
@@ -74,16 +75,6 @@ def receiver() -> Iterator[Receiver]:
     running.close()
 
 
-def wait_until(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        threading.Event().wait(0.02)  # a poll interval, not a wait for readiness
-    raise AssertionError(f"waited {DEADLINE_S} s for {what}")
-
-
 def register(api: Api, url: str, kind: str = "ticket", **extra: Any) -> dict[str, Any]:
     body = {"url": url, "objectId": 1, "type": kind, "level": "owner", "description": f"{kind} callback", **extra}
     answer = api.post("system/callbacks", body)
@@ -128,10 +119,11 @@ def test_a_ticket_callback_fires_on_add_update_and_delete_with_connectwises_body
     assert entity["id"] == ticket["id"] and entity["summary"] == "Called back"
     assert body["Metadata"]["key_url"].endswith(f"/service/tickets/{ticket['id']}")
     assert received[-1][1]["Entity"] is None
-    journaled = wait_until(lambda: len(callback_entries(api)) >= 3 and callback_entries(api), "journaled callbacks")
-    assert {entry.status for entry in journaled} == {204} and journaled[
-        0
-    ].path == receiver.url + f"/cw?id={ticket['id']}"
+    journaled = wait_until(
+        lambda: len(callback_entries(api)) >= 3 and callback_entries(api), what="journaled callbacks"
+    )
+    assert {entry.status for entry in journaled} == {204}
+    assert journaled[0].path == receiver.url + f"/cw?id={ticket['id']}"
     assert f'"ID":{ticket["id"]},'.encode() in journaled[0].raw_body  # kept cut at the journal's body limit
 
 
@@ -186,7 +178,7 @@ def test_a_callback_to_a_dead_port_is_journaled_as_failed(api: Api) -> None:
     dead.close()  # nothing listens there any more
     register(api, url)
     api.post("service/tickets", {"summary": "Nobody home", "company": {"id": 1}})
-    entry = wait_until(lambda: next(iter(callback_entries(api)), None), "the failed delivery in the journal")
+    entry = wait_until(lambda: next(iter(callback_entries(api)), None), what="the failed delivery in the journal")
     assert entry.status == 0 and entry.path == url
 
 
@@ -200,7 +192,7 @@ def test_a_fault_rule_on_callbacks_drops_the_delivery_and_the_journal_says_so(ap
         second = api.post("service/tickets", {"summary": "Delivered", "company": {"id": 1}}).get_json()
         received = receiver.wait_for(1)
         assert [body["ID"] for _, body in received] == [second["id"]]
-        entries = wait_until(lambda: len(callback_entries(api)) >= 2 and callback_entries(api), "both journaled")
+        entries = wait_until(lambda: len(callback_entries(api)) >= 2 and callback_entries(api), what="both journaled")
         assert [(e.status, e.fault) for e in entries] == [(503, rule.id), (204, None)]
         assert f'"ID":{first["id"]},'.encode() in entries[0].raw_body
     finally:
@@ -231,7 +223,7 @@ def test_the_guard_is_what_keeps_such_a_rule_off_callbacks(
     )
     try:
         api.post("service/tickets", {"summary": "Lost", "company": {"id": 1}})
-        entry = wait_until(lambda: next(iter(callback_entries(api)), None), "the dropped delivery")
+        entry = wait_until(lambda: next(iter(callback_entries(api)), None), what="the dropped delivery")
         assert entry.status == 503 and not receiver.received
     finally:
         api.world.faults.clear()
