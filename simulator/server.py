@@ -280,6 +280,7 @@ class RunningServer:
                 self.server.close()
                 self.server.task_dispatcher.shutdown()
             raise
+        self.world.callbacks.base_url = f"{self.url}/v4_6_release/apis/3.0"  # what callback bodies link to
         self.ready = threading.Event()
         self._stopping = threading.Event()
         self.on_ready: Callable[[dict[str, Any]], None] | None = None

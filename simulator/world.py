@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from .callbacks import CallbackDispatcher
 from .clock import ClockMode, SimClock
 from .clock_state import ClockPart
 from .connectwise.backend import Backend
@@ -60,13 +61,14 @@ class World:
         self.faults.set_initial(self.options.faults)
         self.faults.domain = StoreDomain(lambda: self.backend)
         self.stats = SimStats()
-        # Store listeners (fault triggers, stats) belong to the world, not to one tenant's store.
-        self.store_listeners = [self.faults.on_store_event, self.stats.on_store_event]
+        self.journal = Journal(self.options.journal_size)
+        self.callbacks = CallbackDispatcher(lambda: self.backend, self.journal, self.faults, self.clock)
+        # Store listeners (fault triggers, stats, callbacks) belong to the world, not to one tenant's store.
+        self.store_listeners = [self.faults.on_store_event, self.stats.on_store_event, self.callbacks.on_store_event]
         if self.options.tenant is not None:
             self.backend = load_tenant_file(self.options.tenant, self.clock)
         else:
             self.backend = default_tenant(self.options.seed, self.options.companies, self.clock)
-        self.journal = Journal(self.options.journal_size)
         self.mailbox = Mailbox(self.clock)
         self.mailbox.listeners.append(lambda mail: self.stats.mail_caught.add())
         self.errors: list[str] = []  # tracebacks of unexpected server errors, for tests to surface
@@ -117,6 +119,7 @@ class World:
         self.time.start()
 
     def close(self) -> None:
+        self.callbacks.close()
         self.time.stop()
         self.fleet.sink.close(timeout=2.0)
 

@@ -229,10 +229,10 @@ def test_the_coverage_file_is_current() -> None:
 
 def test_not_implemented_answers_come_from_the_endpoint_index(api: Api) -> None:
     unserved = [
-        ("POST", "company/companies/1/merge"),
-        ("PATCH", "company/configurations/1/changeType"),
+        ("POST", "finance/agreements/1/invoice"),
+        ("POST", "procurement/purchaseorders/1/rebatch"),
         ("POST", "system/members/1/tokens"),
-        ("POST", "company/configurations/bulk"),
+        ("POST", "system/ldapConfigurations/testLink"),
     ]
     for method, path in unserved:
         response = api.call(method, path, json={})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import rules, schemas
+from .callback_entries import CALLBACKS, callback_url_on_loopback
 from .generated import with_generated
 from .model import READ_ONLY, Collection, Parent
 
@@ -288,3 +289,6 @@ COLLECTIONS: list[Collection] = [
 
 # The whole API: the declarations above refined by their models, then every other item model.
 ALL_COLLECTIONS: list[Collection] = with_generated(COLLECTIONS, schemas.CwSchema)
+for _collection in ALL_COLLECTIONS:
+    if _collection.table == CALLBACKS:  # the fake calls back only to loopback, and only types it reports
+        _collection.rules += (callback_url_on_loopback,)

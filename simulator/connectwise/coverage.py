@@ -10,9 +10,11 @@ from collections import Counter, defaultdict
 
 from .collections import ALL_COLLECTIONS as COLLECTIONS
 from .endpoints import EndpointIndex, endpoint_index
+from .operations import action_table
 from .permissions import API_LABELS
 from .routing import Router
 from .schema_index import schema_index
+from .unserved_actions import SECOND_SPELLING, UNSERVED
 
 PLACEHOLDER = re.compile(r"\{[^}]+\}")
 SINGLETONS = {"/system/info": ["GET"]}
@@ -23,7 +25,8 @@ def served_methods(router: Router, template: str) -> list[str]:
     if template in SINGLETONS:
         return SINGLETONS[template]
     route = router.resolve(PLACEHOLDER.sub("1", template))
-    return [] if route is None else router.allowed_methods(route)
+    served = [] if route is None else router.allowed_methods(route)
+    return served + [m for m in action_table().by_template.get(template, []) if m not in served]
 
 
 ACTIONS = frozenset(
@@ -46,6 +49,7 @@ ACTIONS = frozenset(
         "approve",
     }
 )
+UNSERVED_GROUP = "an action or computed answer with no faithful meaning in the fake (its line says why)"
 BINARY = frozenset({"image", "download", "thumbnail", "bytes"})
 
 
@@ -55,6 +59,8 @@ def unserved_reason(template: str, method: str) -> str:
     placeholders = sum(1 for part in parts if part.startswith("{"))
     last = parts[-1]
     entry = schema_index()["paths"].get(template)
+    if (method, template) in UNSERVED:
+        return UNSERVED[(method, template)]
     if last in BINARY or template.endswith("/image"):
         return "a binary answer (an image or a document's bytes)"
     if last in ACTIONS or (method in ("POST", "PUT", "PATCH") and last[:1].islower() and not last.endswith("s")):
@@ -74,6 +80,12 @@ def unserved_reason(template: str, method: str) -> str:
     if last.startswith("{"):
         return "a record of a list that is not served, or a method the list path's collection lacks"
     return "no item model of its own in the index (a computed, singleton or keyed answer)"
+
+
+def summary_reason(template: str, method: str) -> str:
+    """The reason's row in the summary table: the actions left out share one row (their lines say why)."""
+    reason = unserved_reason(template, method)
+    return UNSERVED_GROUP if (method, template) in UNSERVED and reason != SECOND_SPELLING else reason
 
 
 def coverage_markdown(index: EndpointIndex | None = None) -> str:
@@ -106,7 +118,7 @@ def coverage_markdown(index: EndpointIndex | None = None) -> str:
         "",
     ]
     reasons = Counter(
-        unserved_reason(template, method)
+        summary_reason(template, method)
         for rows in by_section.values()
         for template, method, served in rows
         if not served

@@ -22,6 +22,8 @@ RULE_EXTRAS: dict[str, dict[str, Any]] = {
     "company/companies": {"city": "Springfield"},
     "service/tickets/notes": {"text": "Example note", "detailDescriptionFlag": True},
     "service/boards": {"location": {"id": 1, "name": "Main"}, "department": {"id": 1, "name": "Services"}},
+    # Callbacks go to loopback only; port 9 (discard) answers nothing, so a delivery just fails, journaled.
+    "system/callbacks": {"url": "http://127.0.0.1:9/callback", "type": "ticket", "level": "owner"},
 }
 
 

@@ -7,6 +7,7 @@ document describes exactly what the fake answers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,12 +15,16 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import fields
 
+from .actions import WORD_PLACEHOLDERS, Action
+from .endpoints import endpoint_index
 from .fields import CwDateTime, Ref
 from .model import Collection
+from .operations import action_table
 from .paging import MAX_PAGE_SIZE
 from .routing import Route, Router
 
 OPENAPI_VERSION = "3.0.3"
+BINARY_TAILS = ("/image", "/download", "/thumbnail", "/pdf")  # actions that answer bytes, not JSON
 API_BASE = "/v4_6_release/apis/3.0"
 ERROR = "ConnectWiseError"
 SECURITY = [{"basicAuth": [], "clientId": []}]
@@ -133,6 +138,8 @@ def openapi_document(collections: Iterable[Collection], router: Router, version:
         spec.components.schema(name, schema=type(name, (collection.schema_class,), {}))
         for path, operations in _collection_paths(collection, router).items():
             spec.path(path=path, operations=operations)
+    for action in action_table().actions:
+        spec.path(path=action.template, operations={action.method.lower(): _action_operation(action)})
     spec.path(path="/system/info", operations={"get": _operation("system info", 200, {"type": "object"})})
     document = spec.to_dict()
     document["security"] = SECURITY
@@ -198,7 +205,29 @@ def _collection_paths(collection: Collection, router: Router) -> dict[str, dict[
 
 
 def _path_parameter(name: str) -> dict[str, Any]:
+    if name in WORD_PLACEHOLDERS:
+        return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
     return {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+
+
+def _action_operation(action: Action) -> dict[str, Any]:
+    """An action (actions.py, binary.py): its path ids, and the body its kind takes."""
+    body: dict[str, Any] | None = None
+    if action.template.endswith("/bulk"):
+        ids = {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "integer"}}}}
+        body = ids if action.method == "DELETE" else {"type": "array", "items": {"type": "object"}}
+    elif action.method == "PATCH":
+        body = PATCH_BODY
+    elif action.method in ("POST", "PUT"):
+        body = {"type": "object"}
+    binary = action.template.endswith(BINARY_TAILS)
+    status = endpoint_index().success(action.template, action.method)
+    operation = _operation(
+        action.handler.__doc__ or action.template, status, None if binary else {"type": "object"}, body=body
+    )
+    names = re.findall(r"\{([^}]+)\}", action.template)
+    operation["parameters"] = [_path_parameter(name) for name in names]
+    return operation
 
 
 def _operation(

@@ -14,6 +14,7 @@ from . import conditions
 from .auth import Principal, authenticate
 from .conditions import ConditionError
 from .errors import CwError, bad_request, method_not_allowed, not_implemented, unknown_path
+from .operations import action_table
 from .paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, link_header
 from .permissions import check_api
 from .query import ListQuery, project
@@ -195,6 +196,10 @@ class ConnectWiseApi:
                 raise method_not_allowed(method, request.path, ["GET"])
             check_api(backend, principal, "System")
             return json_response(singleton(backend, principal))
+        base_url = f"{request.scheme}://{request.host}/{codebase}/apis/3.0"
+        acted = action_table().answer(backend, principal, path, base_url, lambda: read_json(int64=True), json_response)
+        if acted is not None:
+            return acted
         route = self.router.resolve(path)
         if route is None:
             raise self._unserved(method, path)
@@ -202,7 +207,6 @@ class ConnectWiseApi:
         if method not in allowed:
             raise self._unserved(method, path, allowed)
         check_api(backend, principal, route.collection.api)
-        base_url = f"{request.scheme}://{request.host}/{codebase}/apis/3.0"
         status = self.router.success_status(route, method)
         return self._serve(backend, route, method, principal, base_url, status)
 

@@ -11,22 +11,46 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]
 NOTES = "service/tickets/notes"
+TICKETS = "service/tickets"
 TIME_ENTRIES = "time/entries"
 TICKET_CHARGES = frozenset({"ServiceTicket", "ProjectTicket"})
 NOTE_FLAGS = ("detailDescriptionFlag", "internalAnalysisFlag", "resolutionFlag", "issueFlag")
 
 
 def all_notes(backend: Backend, ticket_id: int | None) -> list[Record]:
-    """A ticket's service notes and the notes of its time entries, as `ServiceTicketNote` records, oldest first.
+    """A ticket's service notes and the notes of its time entries, as `ServiceTicketNote` records, oldest first;
+    with the notes of the tickets merged into it (`mergedFlag`) or bundled under it (`bundledFlag`).
 
     Ids are the note's (service notes) or the time entry's; ConnectWise numbers both kinds apart, so
     the two never collide there, and here time-entry notes are offset past every service note id.
     """
+    shown: list[Record] = []
+    for source_id, merged, bundled in _note_sources(backend, ticket_id):
+        shown += _ticket_notes(backend, ticket_id, source_id, merged, bundled)
+    shown.sort(key=lambda record: (record.get("_dateEntered") is None, record.get("_dateEntered"), record["id"]))
+    return shown
+
+
+def _note_sources(backend: Backend, ticket_id: int | None) -> list[tuple[int | None, bool, bool]]:
+    """The ticket itself, then each ticket merged into it or bundled under it: (id, merged, bundled)."""
+    sources: list[tuple[int | None, bool, bool]] = [(ticket_id, False, False)]
+    tickets = backend.store.tables.get(TICKETS)
+    for other in tickets.records.values() if tickets is not None and ticket_id is not None else ():
+        if other.get("mergedParentTicket") == ticket_id:
+            sources.append((other["id"], True, False))
+        elif other.get("parentTicketId") == ticket_id and other["id"] != ticket_id:
+            sources.append((other["id"], False, True))
+    return sources
+
+
+def _ticket_notes(
+    backend: Backend, ticket_id: int | None, source_id: int | None, merged: bool, bundled: bool
+) -> list[Record]:
     store = backend.store
     notes = store.table(NOTES)
     offset = notes.next_id
     shown: list[Record] = []
-    for note_id in sorted(notes.lookup("ticketId", ticket_id)):
+    for note_id in sorted(notes.lookup("ticketId", source_id)):
         note = notes.records[note_id]
         shown.append(
             {
@@ -37,8 +61,8 @@ def all_notes(backend: Backend, ticket_id: int | None) -> list[Record]:
                 "text": note.get("text"),
                 "member": note.get("member"),
                 "contact": note.get("contact"),
-                "bundledFlag": False,
-                "mergedFlag": False,
+                "bundledFlag": bundled,
+                "mergedFlag": merged,
                 "isMarkdownFlag": False,
                 "createdByParentFlag": False,
                 "originalAuthor": note.get("createdBy"),
@@ -47,8 +71,8 @@ def all_notes(backend: Backend, ticket_id: int | None) -> list[Record]:
         )
     entries = store.tables.get(TIME_ENTRIES)
     for entry in entries.records.values() if entries is not None else ():
-        charged = entry.get("chargeToId") == ticket_id and entry.get("chargeToType") in TICKET_CHARGES
-        if not (charged or entry.get("ticket") == ticket_id) or not entry.get("notes"):
+        charged = entry.get("chargeToId") == source_id and entry.get("chargeToType") in TICKET_CHARGES
+        if not (charged or entry.get("ticket") == source_id) or not entry.get("notes"):
             continue
         shown.append(
             {
@@ -60,8 +84,8 @@ def all_notes(backend: Backend, ticket_id: int | None) -> list[Record]:
                 "internalAnalysisFlag": bool(entry.get("addToInternalAnalysisFlag")),
                 "resolutionFlag": bool(entry.get("addToResolutionFlag")),
                 "issueFlag": False,
-                "bundledFlag": False,
-                "mergedFlag": False,
+                "bundledFlag": bundled,
+                "mergedFlag": merged,
                 "isMarkdownFlag": False,
                 "createdByParentFlag": False,
                 "member": entry.get("member"),
@@ -71,7 +95,6 @@ def all_notes(backend: Backend, ticket_id: int | None) -> list[Record]:
                 **{key: value for key, value in entry.items() if key.startswith("_")},
             }
         )
-    shown.sort(key=lambda record: (record.get("_dateEntered") is None, record.get("_dateEntered"), record["id"]))
     return shown
 
 

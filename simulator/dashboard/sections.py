@@ -27,7 +27,7 @@ from .records import (
 MAIL_SHOWN = 50
 JOURNAL_SHOWN = 100
 HOUR = 3600
-JOURNAL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+JOURNAL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "CALLBACK")  # CALLBACK: a delivery the fake sent
 
 
 @dataclass
