@@ -95,21 +95,32 @@ class _StandIns:
     def __init__(self, faker: Faker) -> None:
         self.faker = faker
         self.by_value: dict[str, str] = {}  # casefolded original -> stand-in
+        self.used: set[str] = set()
+        # ConnectWise's limits: a member identifier holds 15 characters, a company identifier 25.
         self.makers = {
-            "firstName": faker.unique.first_name,
-            "lastName": faker.unique.last_name,
-            "username": lambda: faker.unique.user_name(),
-            "company": faker.unique.company,
-            "identifier": lambda: re.sub(r"[^A-Za-z0-9]", "", faker.unique.company())[:25],
-            "email": faker.unique.email,
-            "phone": lambda: faker.unique.numerify("###-555-####"),
+            "firstName": faker.first_name,
+            "lastName": faker.last_name,
+            "username": lambda: faker.user_name()[:15],
+            "company": faker.company,
+            "identifier": lambda: re.sub(r"[^A-Za-z0-9]", "", faker.company())[:25],
+            "email": faker.email,
+            "phone": lambda: faker.numerify("###-555-####"),
         }
+
+    def _new(self, kind: str) -> str:
+        """A stand-in of this kind no other value has (Faker repeats itself, and cut names may clash)."""
+        for _ in range(1000):
+            candidate = self.makers[kind]()
+            if candidate.casefold() not in self.used:
+                self.used.add(candidate.casefold())
+                return candidate
+        raise RuntimeError(f"Faker ran out of distinct {kind} stand-ins")
 
     def add(self, kind: str, value: str) -> None:
         folded = value.strip().casefold()
         if len(folded) < SHORTEST_REPLACED or folded in self.by_value:
             return
-        self.by_value[folded] = self.makers[kind]()
+        self.by_value[folded] = self._new(kind)
 
     def apply(self, document: Any) -> Any:
         if not self.by_value:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from ..integration.connectwise import ConnectWiseClient, ConnectWiseError, NotFound, PermissionDenied
+from ..integration.connectwise import DEFAULT_CODEBASE, ConnectWiseClient, ConnectWiseError, NotFound, PermissionDenied
+from ..integration.connectwise_errors import TRANSPORT_FAILURES, transport_error
 from ..integration.transport import DEFAULT_TIMEOUT, new_session, retry_policy
 from ..simulator.connectwise.collections import ALL_COLLECTIONS
 from ..simulator.connectwise.fields import Ref
@@ -91,16 +92,34 @@ def is_secret_field(name: str, value: Any) -> bool:
     return any(word in folded for word in SECRET_WORDS)
 
 
+def site_root(site: str) -> str:
+    """`https://host[:port]` of a site given with or without its scheme."""
+    site = site.strip().rstrip("/")
+    return site if "://" in site else f"https://{site}"
+
+
 def company_info(site: str, company_id: str, timeout: Any = DEFAULT_TIMEOUT) -> dict[str, Any]:
-    """The anonymous `/login/companyinfo/{company}` answer ({} when the site has none)."""
-    base = site.rstrip("/") if "://" in site else f"https://{site.rstrip('/')}"
+    """The anonymous `/login/companyinfo/{company}` answer ({} when the site has none).
+
+    Raises TransportError when the site cannot be reached.
+    """
+    url = f"{site_root(site)}/login/companyinfo/{quote(company_id, safe='')}"
     with new_session(retry_policy()) as session:
         try:
-            response = session.get(f"{base}/login/companyinfo/{quote(company_id, safe='')}", timeout=timeout)
-            info = response.json() if response.ok else None
-        except ValueError:
-            info = None
+            response = session.get(url, timeout=timeout)
+        except TRANSPORT_FAILURES as error:
+            raise transport_error(error, "GET", url) from error
+    try:
+        info = response.json() if response.ok else None
+    except ValueError:
+        info = None
     return info if isinstance(info, dict) else {}
+
+
+def client_for(site: str, info: dict[str, Any], credentials: Any, client_id: str, **options: Any) -> ConnectWiseClient:
+    """A client for the codebase the site's companyinfo advertised (ConnectWise's default when it did not)."""
+    codebase = str(info.get("Codebase") or DEFAULT_CODEBASE).strip("/ ") + "/"
+    return ConnectWiseClient(f"{site_root(site)}/{codebase}apis/3.0", credentials, client_id, **options)
 
 
 class Capture:
@@ -310,9 +329,9 @@ def capture(
     """Capture a site's tenant; raises CaptureError (one line) when it cannot."""
     try:
         info = company_info(site, company_id)
-        client = ConnectWiseClient.for_site(site, credentials, client_id, page_size=page_size)
     except ConnectWiseError as error:
-        raise CaptureError(f"cannot reach {site}: {error}") from error
+        raise CaptureError(f"cannot reach {site}: {error.message}") from error
+    client = client_for(site, info, credentials, client_id, page_size=page_size)
     progress(f"capturing {client.api_url} (company {company_id})")
     with client:
         run = Capture(client, company_id, info, companies, progress)

@@ -60,7 +60,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     verify_parser.add_argument("--only", action="append", default=[], help="only list paths matching this glob")
     verify_parser.add_argument("--page-size", type=_page_size, default=25, help="records compared per endpoint")
     verify_parser.add_argument("--concurrency", type=_count, default=8, help="endpoints probed at once (default 8)")
-    verify_parser.add_argument("--json", type=Path, help="also write the report as JSON here ('-': stdout)")
+    verify_parser.add_argument(
+        "--json",
+        type=Path,
+        help="also write the report as JSON here ('-': stdout, the text going to stderr)",
+    )
     verify_parser.add_argument("--allow-writes", action="store_true", help="also run the write flow on both sides")
     verify_parser.add_argument("--sandbox-company", help="the company (id or identifier) the write flow may use")
     verify_parser.set_defaults(handler=run_verify)
@@ -177,11 +181,13 @@ def run_verify(args: argparse.Namespace) -> int:
         )
     except VerifyError as error:
         return _fail("verify", str(error))
+    json_to_stdout = args.json is not None and str(args.json) == "-"
+    text_out = sys.stderr if json_to_stdout else sys.stdout  # stdout stays one JSON document
     for line in report_lines(report):
-        print(line)
+        print(line, file=text_out)
     if args.json is not None:
         text = json.dumps(report, indent=2, sort_keys=True) + "\n"
-        if str(args.json) == "-":
+        if json_to_stdout:
             sys.stdout.write(text)
         else:
             write_atomically(args.json, text.encode("utf-8"))
