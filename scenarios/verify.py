@@ -236,7 +236,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     lines = [
         f"verify: {report['site']} against {report['fake']}",
         f"{report['probed']} list endpoints probed, {report['readable']} readable on both sides, "
-        f"{len(report['skipped'])} not probed (they need ids), {len(differences)} differences",
+        f"{len(report['skipped'])} not probed (they need ids), {_plural(len(differences), 'difference')}",
     ]
     by_endpoint: dict[str, list[dict[str, Any]]] = {}
     for difference in differences:
@@ -246,6 +246,10 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         for item in items:
             lines.append(f"  {item['kind']:<22} {_describe(item)}")
     return lines
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _describe(item: dict[str, Any]) -> str:
