@@ -362,3 +362,49 @@ def test_verify_reports_what_the_capture_lacks(
         ("service/boards/{parentId}/statuses", "page", 3, 2),
     }
     assert report["probed"] == 2
+
+
+WRITTEN_TABLES = ("service/tickets", "company/configurations", "finance/agreements", "finance/agreements/additions")
+
+
+def written_records(admin: Admin) -> dict[str, list[dict[str, Any]]]:
+    """The records of the tables the write flow writes to (ids and all), from the server's state."""
+    tables = admin.call("GET", "state")["connectwise"]["tables"]
+    return {table: tables[table]["records"] for table in WRITTEN_TABLES}
+
+
+@pytest.mark.slow
+def test_the_write_flow_answers_alike_and_leaves_nothing_behind(
+    source: ManagedProcess, captured: dict[str, Any], tmp_path: Path, keys: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = start("fake", cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--tenant", str(captured["path"])))
+    try:
+        source_admin, fake_admin = Admin(source.facts["url"]), Admin(fake.facts["url"])
+        before = written_records(source_admin)
+        arguments = [
+            "verify", "--site", source.facts["url"], "--company", COMPANY, "--fake", fake.facts["url"],
+            "--only", "service/priorities", "--allow-writes", "--sandbox-company", "Pelican", "--json", "-",
+        ]  # fmt: skip
+        code, stdout, stderr = run(capsys, *arguments)
+        report = json.loads(stdout)
+        assert report["differences"] == [], stderr
+        assert code == 0
+        steps = {step["step"]: (step["site"], step["fake"]) for step in report["writes"]}
+        assert steps["create a ticket"] == steps["add a note"] == (201, 201)
+        assert steps["close the ticket"] == (200, 200) and steps["delete the ticket"] == (204, 204)
+        assert steps["add an addition"] == (201, 201) and steps["detach the configuration"] == (204, 204)
+        assert written_records(source_admin) == before  # nothing left behind
+
+        # Negative control: the fake failing one step is a difference there, and at each step it never reached.
+        fake_admin.faults(
+            {"method": "POST", "path": "service/tickets/*/notes", "effect": {"kind": "status", "status": 500}}
+        )
+        code, stdout, _ = run(capsys, *arguments)
+        differences = json.loads(stdout)["differences"]
+        assert code == 1
+        assert differences[0] == {
+            "endpoint": "write: add a note", "kind": "status", "site": 201, "fake": 500, "detail": ""
+        }  # fmt: skip
+        assert {d["endpoint"] for d in differences[1:]} >= {"write: patch the ticket", "write: create a configuration"}
+    finally:
+        fake.stop()
