@@ -142,6 +142,8 @@ class Capture:
         self.report = CaptureReport()
         self.captured: set[str] = set()  # tables the file fills (references into them are kept)
         self.ids: dict[str, dict[int, int]] = {}  # table -> source id -> id in file order
+        self.texts: dict[str, set[str]] = {}  # table -> every text of its captured records (what a name may be)
+        self.references: list[tuple[str, dict[str, Any], str, str]] = []  # (table, entry, field, target)
 
     # -- the document ---------------------------------------------------------------------
 
@@ -159,6 +161,7 @@ class Capture:
                 document[self.plan.aliases[part.table]] = entries
         if self.companies:
             document["companies"] = self._read_companies()
+        self._drop_dangling_references()
         document["settings"] = self._settings(document.get("members", []))
         if not any(
             member.get("identifier") == document["settings"]["apiKeys"][0]["member"]
@@ -230,6 +233,7 @@ class Capture:
         for record in rows:
             if isinstance(record.get("id"), int):
                 ids[record["id"]] = len(ids) + 1
+            self.texts.setdefault(part.table, set()).update(_names_of(record))
             entry = self.entry(collection, record, link)
             for name in part.children:
                 child = self._child(part.table, name)
@@ -246,6 +250,21 @@ class Capture:
         if link is None:
             self.progress(f"{part.table}: {len(rows)}")
         return entries
+
+    def _drop_dangling_references(self) -> None:
+        """Leave out references to records the file does not hold (a vendor past the first N companies)."""
+        for table, entry, name, target in self.references:
+            reference = entry.get(name)
+            if not isinstance(reference, dict):
+                continue
+            if "id" in reference:
+                present = reference["id"] in self.ids.get(target, {}).values()
+            else:
+                wanted = str(reference.get("identifier") or reference.get("name")).casefold()
+                present = wanted in self.texts.get(target, set())
+            if not present:
+                del entry[name]
+                self.report.dropped.setdefault(table, set()).add(name)
 
     def _read_companies(self) -> list[dict[str, Any]]:
         part = Part(COMPANIES, optional=False)
@@ -284,6 +303,7 @@ class Capture:
                 if value is None:
                     self.report.dropped.setdefault(collection.table, set()).add(name)
                     continue
+                self.references.append((collection.table, entry, name, schema_field.target))
             entry[name] = _without_info(value)
         return entry
 
@@ -305,6 +325,15 @@ class Capture:
         source_id = value.get("id")
         mapped = self.ids.get(ref.target, {}).get(source_id) if isinstance(source_id, int) else None
         return {"id": mapped} if mapped is not None else None
+
+
+def _names_of(record: dict[str, Any]) -> set[str]:
+    """What a reference may name a record by: any of its texts, and a person's full name (casefolded)."""
+    names = {value.casefold() for value in record.values() if isinstance(value, str)}
+    first, last = record.get("firstName"), record.get("lastName")
+    if isinstance(first, str) and isinstance(last, str):
+        names.add(f"{first} {last}".casefold())
+    return names
 
 
 def _without_info(value: Any) -> Any:

@@ -1,7 +1,11 @@
-"""verify's comparison of two answers for one endpoint: each kind of difference, and nothing else."""
+"""verify's comparison of two answers for one endpoint (each kind of difference, and nothing else), and capture's
+treatment of single records; no server needed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from cwsim.scenarios.capture import Capture, is_secret_field
 from cwsim.scenarios.verify import Answer, compare, field_types, list_endpoints, report_lines
 
 BOARD = {"id": 1, "name": "Help Desk", "inactiveFlag": False, "location": {"id": 1, "name": "Main"}}
@@ -92,3 +96,44 @@ def test_the_text_report_groups_differences_by_endpoint() -> None:
         "service/boards",
         "  type                   inactiveFlag: site boolean, fake string",
     ]
+
+
+# -- capture's treatment of one record (no server: a client answering canned lists) -------------------
+
+
+class CannedClient:
+    """Answers `iterate` from canned lists by path (every other path is empty) and `get("system/info")`."""
+
+    page_size = 1000
+
+    def __init__(self, lists: dict[str, list[dict]]) -> None:
+        self.lists = lists
+
+    def iterate(self, path: str, **options: object) -> Iterator[dict]:
+        yield from self.lists.get(path, [])
+
+    def get(self, path: str) -> dict:
+        return {"version": "v2025.1.1"}
+
+
+def test_capture_keeps_references_to_captured_records_and_drops_the_others() -> None:
+    companies = [{"id": 7, "identifier": "Near", "name": "Near Co", "_info": {"lastUpdated": "x"}}]
+    catalog = [
+        {"id": 1, "identifier": "P-NEAR", "description": "d", "vendor": {"id": 7, "identifier": "Near"}},
+        {"id": 2, "identifier": "P-FAR", "description": "d", "vendor": {"id": 99, "identifier": "FarAway"}},
+    ]
+    members = [{"id": 3, "identifier": "api", "firstName": "A", "lastName": "B", "licenseClass": "X"}]
+    client = CannedClient({"company/companies": companies, "procurement/catalog": catalog, "system/members": members})
+    run = Capture(client, "acme", {"Codebase": "v2025_1/"}, companies=1)  # type: ignore[arg-type]
+    document = run.run()
+    assert document["catalog"][0]["vendor"] == {"identifier": "Near"}
+    assert "vendor" not in document["catalog"][1]
+    assert run.report.dropped == {"procurement/catalog": {"vendor"}}
+    assert document["companies"] == [{"identifier": "Near", "name": "Near Co"}]  # no id, no _info
+    assert document["settings"]["apiKeys"][0]["member"] == "api"
+
+
+def test_secret_fields_are_text_named_like_a_secret() -> None:
+    assert is_secret_field("password", "x") and is_secret_field("privateKey", "x")
+    assert not is_secret_field("timebasedOneTimePasswordActivated", False)
+    assert not is_secret_field("name", "password")
