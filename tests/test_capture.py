@@ -408,3 +408,17 @@ def test_the_write_flow_answers_alike_and_leaves_nothing_behind(
         assert {d["endpoint"] for d in differences[1:]} >= {"write: patch the ticket", "write: create a configuration"}
     finally:
         fake.stop()
+
+
+@pytest.mark.slow
+def test_verify_with_a_tenant_the_fake_refuses_is_one_line(
+    source: ManagedProcess, tmp_path: Path, keys: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("settings:\n  companyId: x\n  apiKeys: [{publicKey: a, privateKey: b, member: m}]\nboardz: []\n")
+    code, stdout, stderr = run(
+        capsys, "verify", "--site", source.facts["url"], "--company", COMPANY, "--tenant", str(broken)
+    )
+    assert code == 2 and stdout == ""
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert stderr.startswith(f"cwsim verify: the fake did not start with {broken}: ") and "boardz" in stderr, stderr
