@@ -38,7 +38,10 @@ def anonymize(document: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def _sensitive_values(document: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(kind, value) for each name, email and phone, in file order."""
+    """(kind, value) for each name, email and phone, in file order (the tenant's own company name first)."""
+    settings = document.get("settings")
+    if isinstance(settings, dict) and isinstance(settings.get("companyName"), str):
+        yield "company", settings["companyName"]
     for section, entries in document.items():
         if section == "settings" or not isinstance(entries, list):
             continue

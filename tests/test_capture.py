@@ -269,7 +269,7 @@ def test_an_unreachable_site_is_one_line(capsys: pytest.CaptureFixture[str], key
 
 def source_people_values() -> set[str]:
     """Every name, email and phone of a person or company in the source tenant."""
-    values: set[str] = set()
+    values: set[str] = {SOURCE_DOCUMENT["settings"]["companyName"]}
     for member in SOURCE_DOCUMENT["members"]:
         values |= {member.get(name) for name in ("firstName", "lastName", "officeEmail", "officePhone")}
     for company in SOURCE_DOCUMENT["companies"]:
