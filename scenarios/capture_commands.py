@@ -21,6 +21,7 @@ import yaml
 
 from ..integration.connectwise import ApiKey
 from ..simulator.atomic_files import write_atomically
+from ..simulator.connectwise.tenant_file import TenantFileError, TenantSource, load_tenant
 from .anonymize import anonymize
 from .capture import CaptureError, capture
 from .verify import VerifyError, report_lines, verify
@@ -155,6 +156,20 @@ def run_capture(args: argparse.Namespace) -> int:
         _progress("capture")(f"{table}: left out {', '.join(sorted(names))} (unknown to the fake, or secret)")
     total = sum(report.counts.values())
     _progress("capture")(f"wrote {args.out}: {total} records")
+    return _check_loads(args.out, text)
+
+
+def _check_loads(out: Path, text: str) -> int:
+    """Load the file as `cwsim serve --tenant` would; each record the fake refuses is a line on stderr (exit 1)."""
+    try:
+        load_tenant(TenantSource(text, str(out)))
+    except TenantFileError as error:
+        _progress("capture")(
+            f"the fake refuses {len(error.problems)} of the file's entries; edit them or leave them out:"
+        )
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -4,8 +4,13 @@ treatment of single records; no server needed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
-from cwsim.scenarios.capture import Capture, is_secret_field
+import pytest
+
+from cwsim.scenarios import capture_commands
+from cwsim.scenarios.capture import Capture, CaptureReport, is_secret_field
+from cwsim.scenarios.cli import main
 from cwsim.scenarios.verify import Answer, compare, field_types, list_endpoints, report_lines
 
 BOARD = {"id": 1, "name": "Help Desk", "inactiveFlag": False, "location": {"id": 1, "name": "Main"}}
@@ -137,3 +142,24 @@ def test_secret_fields_are_text_named_like_a_secret() -> None:
     assert is_secret_field("password", "x") and is_secret_field("privateKey", "x")
     assert not is_secret_field("timebasedOneTimePasswordActivated", False)
     assert not is_secret_field("name", "password")
+
+
+def test_capture_says_which_entries_the_fake_would_refuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = {
+        "settings": {"companyId": "acme", "apiKeys": [{"publicKey": "a", "privateKey": "b", "member": "api"}]},
+        "members": [{"identifier": "api", "firstName": "A", "lastName": "B", "licenseClass": "X"}],
+        "priorities": [{"name": "P1", "color": "Red"}, {"name": "Odd", "color": "Red", "notAField": 1}],
+    }
+    monkeypatch.setattr(capture_commands, "capture", lambda *arguments, **options: (document, CaptureReport()))
+    out = tmp_path / "acme.yaml"
+    arguments = ["capture", "--site", "http://127.0.0.1:9", "--company", "acme", "--out", str(out)]
+    code = main([*arguments, "--public-key", "p", "--private-key", "q", "--client-id", "c"])
+    stderr = capsys.readouterr().err
+    assert code == 1 and out.exists()
+    assert "the fake refuses 1 of the file's entries" in stderr
+    assert f"{out}:" in stderr and 'priorities[1] ("Odd"): notAField: unknown field' in stderr, stderr
+
+    document["priorities"].pop()  # negative control: the same capture without the odd entry is fine
+    assert main([*arguments, "--public-key", "p", "--private-key", "q", "--client-id", "c"]) == 0
