@@ -35,6 +35,9 @@ OTHER_VARIABLES = {
     "CWSIM_CACHE_DIR": "where cwsim's own third-party client tests keep their venvs",
     "CWSIM_SERVER": "the HTTP server `cwsim serve` (and demo, run, load) runs the fake on",
     "CWSIM_BENCH_ROUNDS": "how many rounds `make bench`'s server benchmark measures",
+    "CWSIM_CAPTURE_PUBLIC_KEY": "`cwsim capture` and `cwsim verify`: the source ConnectWise API member's public key",
+    "CWSIM_CAPTURE_PRIVATE_KEY": "`cwsim capture` and `cwsim verify`: the source API member's private key",
+    "CWSIM_CAPTURE_CLIENT_ID": "`cwsim capture` and `cwsim verify`: the clientId sent to the source",
     "CWSIM_FULL_SWEEP": "`make sweep`: the schemathesis run at full count over every generated operation",
 }
 

@@ -39,7 +39,7 @@ from ..simulator.server import (
 )
 from ..simulator.state_problems import StateProblems
 from ..simulator.world import WorldOptions, company_names
-from . import load_commands, run_commands
+from . import capture_commands, load_commands, run_commands
 from .processes import choose_server
 
 LOOPBACK = "127.0.0.1"
@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_integration_command(commands)
     run_commands.add_commands(commands)
     load_commands.add_commands(commands)
+    capture_commands.add_commands(commands)
     return parser
 
 

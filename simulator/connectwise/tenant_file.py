@@ -405,19 +405,29 @@ class _Builder:
         return tables
 
     def _order(self) -> list[str]:
-        """Sections after those they refer to; in a cycle, declaration order decides."""
+        """Sections after those they refer to.
+
+        In a cycle (members and boards refer to each other), a section of the cycle goes first whose
+        required references are met (its other ones are set at the end); declaration order decides
+        among equals. A section only waiting for a cycle is never picked ahead of it.
+        """
         present = self._present()
         tables = {name: self._tables(self.plan.sections[name], self.document[name], ()) for name in present}
         needs: dict[str, set[str]] = {}
+        hard_needs: dict[str, set[str]] = {}
         for name in present:
-            targets = {target for table in tables[name] for target in _targets(self.plan.by_table[table])}
-            targets -= tables[name]
-            needs[name] = {other for other in present if other != name and tables[other] & targets}
+            for found, required_only in ((needs, False), (hard_needs, True)):
+                targets = {t for table in tables[name] for t in _targets(self.plan.by_table[table], required_only)}
+                targets -= tables[name]
+                found[name] = {other for other in present if other != name and tables[other] & targets}
         order: list[str] = []
         remaining = sorted(present, key=lambda n: self.plan.position[self.plan.sections[n].table])
         while remaining:
-            ready = [name for name in remaining if not (needs[name] - set(order))]
-            chosen = ready[0] if ready else remaining[0]
+            done = set(order)
+            ready = [name for name in remaining if not (needs[name] - done)]
+            cyclic = [name for name in remaining if _needs_itself(name, needs, done)]
+            startable = [name for name in cyclic if not (hard_needs[name] - done)]
+            chosen = (ready or startable or cyclic or remaining)[0]
             order.append(chosen)
             remaining.remove(chosen)
         return order
@@ -493,9 +503,27 @@ class _Builder:
         self.problems.append(TenantProblem(source, line, SETTINGS, message))
 
 
-def _targets(collection: Collection) -> set[str]:
+def _needs_itself(name: str, needs: dict[str, set[str]], done: set[str]) -> bool:
+    """Whether a section waits, through sections not yet made, on itself (it is in a cycle)."""
+    seen: set[str] = set()
+    frontier = [*(needs[name] - done)]
+    while frontier:
+        other = frontier.pop()
+        if other == name:
+            return True
+        if other not in seen:
+            seen.add(other)
+            frontier.extend(needs[other] - done)
+    return False
+
+
+def _targets(collection: Collection, required_only: bool = False) -> set[str]:
     """The tables a collection's records refer to (a link collection's linked table included)."""
-    return {ref.target for name, ref in collection.refs.items() if not ref.dump_only or name == collection.link_field}
+    return {
+        ref.target
+        for name, ref in collection.refs.items()
+        if (not ref.dump_only or name == collection.link_field) and (ref.required or not required_only)
+    }
 
 
 def _plain(value: Any) -> Any:
