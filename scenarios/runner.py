@@ -116,6 +116,9 @@ class ScenarioRun:
             server = self._start_server()
             stack.callback(self._stop, server)
             admin = Admin(server.facts["url"])
+            if self.scenario.stubs:
+                admin.stubs.add(*self.scenario.stubs)
+                self._note(f"stubs: {len(self.scenario.stubs)} in place")
             self._generate_fleet(admin)
             settings = write_settings(
                 self.workdir / "integration.yaml",
