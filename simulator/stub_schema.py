@@ -28,7 +28,7 @@ def _scalar_text(value: Any) -> str:
     raise ValidationError("Give a string (or a number).")
 
 
-def _pairs(value: Any, what: str, check_name: Any = None) -> tuple[tuple[str, str], ...]:
+def _pairs(value: Any, what: str, check_name: Any = None, lists: bool = False) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict):
         raise ValidationError(f"Give an object of {what} names and values.")
     if len(value) > MAX_ENTRIES:
@@ -39,10 +39,12 @@ def _pairs(value: Any, what: str, check_name: Any = None) -> tuple[tuple[str, st
         try:
             if check_name is not None:
                 check_name(name)
-            text = _scalar_text(item)
-            if "\r" in text or "\n" in text:
-                raise ValidationError("A value may not hold a line break.")
-            pairs.append((name, text))
+            items = item if lists and isinstance(item, list) and item else [item]
+            for one in items:
+                text = _scalar_text(one)
+                if "\r" in text or "\n" in text:
+                    raise ValidationError("A value may not hold a line break.")
+                pairs.append((name, text))
         except ValidationError as error:
             problems[name] = error.messages if isinstance(error.messages, list) else [str(error.messages)]
     if problems:
@@ -56,10 +58,11 @@ def _header_name(name: str) -> None:
 
 
 class QueryField(fields.Field):
-    """`{"pageSize": "1"}`: each named parameter has that value (names case-insensitive)."""
+    """`{"pageSize": "1"}`: each named parameter has that value (names case-insensitive); `{"tag": ["a", "b"]}`:
+    each of those values."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        return _pairs(value, "query parameter")
+        return _pairs(value, "query parameter", lists=True)
 
 
 class HeadersField(fields.Field):

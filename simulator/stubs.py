@@ -131,7 +131,10 @@ class StubMatch:
             found["method"] = next(iter(self.methods)) if len(self.methods) == 1 else sorted(self.methods)
         found["path"] = self.path
         if self.query:
-            found["query"] = dict(self.query)
+            query: dict[str, list[str]] = {}
+            for name, value in self.query:
+                query.setdefault(name, []).append(value)
+            found["query"] = {name: values[0] if len(values) == 1 else values for name, values in query.items()}
         if self.headers:
             found["headers"] = dict(self.headers)
         if self.has_json:
