@@ -74,11 +74,12 @@ class RecordingProxy:
                 timeout=UPSTREAM_TIMEOUT,
             )
         except requests.RequestException as error:
-            log.warning("%s %s: the upstream did not answer: %s", request.method, request.full_path, error)
+            log.warning("%s %s: the upstream did not answer: %s", request.method, request.path, type(error).__name__)
             message = f'{{"code":"BadGateway","message":"cwsim record: {self.upstream} did not answer","errors":null}}'
             start_response("502 Bad Gateway", [("Content-Type", JSON_TYPE)])
             return [message.encode()]
         content = answer.content
+        log.info("%s %s -> %s", request.method, request.path, answer.status_code)  # no query: it may hold a secret
         self._keep(
             exchange(
                 request.method,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,9 @@ def test_record_then_replay_reproduces_every_answer_byte_for_byte_and_keeps_no_s
         replayed = ask(replay.facts["url"], headers)
         journal = requests.get(f"{replay.facts['url']}/_sim/requests", timeout=TIMEOUT).json()
         again = requests.get(f"{replay.facts['url']}{API}/service/tickets/count", timeout=TIMEOUT)
+        pinned = {"match": {"path": "/added/on/granian"}, "respond": {"status": 418, "json": "added"}}
+        added = requests.post(f"{replay.facts['url']}/_sim/stubs", json=pinned, timeout=TIMEOUT)
+        answered = requests.get(f"{replay.facts['url']}/added/on/granian", timeout=TIMEOUT)
     finally:
         replay.stop()
     for before, after in zip(recorded, replayed, strict=True):
@@ -108,6 +113,29 @@ def test_record_then_replay_reproduces_every_answer_byte_for_byte_and_keeps_no_s
         assert after.headers.get("Content-Type") == before.headers.get("Content-Type")
     assert all("stub" in entry for entry in journal), "every answer came from a replayed stub"
     assert again.content == recorded[5].content, "past the recorded answers, the last one stays"
+    assert added.status_code == 201 and (answered.status_code, answered.json()) == (418, "added"), "stubs on granian"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_the_recorder_stops_cleanly_on_a_signal_and_a_dead_upstream_is_a_502_not_recorded(
+    tmp_path: Path, sent: signal.Signals
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on once this block ends
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    out = tmp_path / "recorded.json"
+    recorder = start("record", cwsim_command("record", "--upstream", dead, "--out", str(out)), tmp_path)
+    try:
+        answer = requests.get(f"{recorder.facts['url']}{API}/service/boards", timeout=TIMEOUT)
+        assert answer.status_code == 502 and answer.json()["code"] == "BadGateway"
+        recorder.process.send_signal(sent)
+        assert recorder.process.wait(TIMEOUT) == 0, recorder.log()
+    finally:
+        recorder.stop()
+    document = json.loads(out.read_text())
+    assert document["exchanges"] == [] and document["recording"]["upstream"] == dead
+    assert "Traceback" not in recorder.log()
 
 
 def test_the_secret_scan_catches_an_unmasked_recording(monkeypatch: pytest.MonkeyPatch) -> None:
