@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from .connectwise.errors import CwError, FieldProblem, invalid_object
+from .connectwise.errors import FieldProblem, invalid_object
 from .fault_schema import Methods, field_problems
 from .stubs import NO_BODY_STATUSES, StubAnswer, StubMatch, StubSpec
 
@@ -98,6 +98,8 @@ class MatchSchema(Schema):
             raise ValidationError(
                 "A path glob starts with / or *, e.g. /v4_6_release/apis/3.0/service/tickets*.", "path"
             )
+        if isinstance(path, str) and "?" in path:
+            raise ValidationError("The path has no query string: name parameters under match.query.", "path")
         body = data.get("json")
         if isinstance(body, dict) and len(body) > MAX_ENTRIES:
             raise ValidationError(f"At most {MAX_ENTRIES} JSON fields.", "json")
@@ -185,12 +187,3 @@ def load_stubs(document: Any) -> list[StubSpec]:
     if problems:
         raise invalid_object("stub", problems)
     return specs
-
-
-def check_stubs(document: Any) -> CwError | None:
-    """The 400 `load_stubs` would raise for `document`, or None when every stub is good."""
-    try:
-        load_stubs(document)
-    except CwError as error:
-        return error
-    return None

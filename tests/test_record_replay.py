@@ -18,7 +18,14 @@ import yaml
 from cwsim.scenarios.processes import cwsim_command, start
 from cwsim.simulator import recording
 from cwsim.simulator.pytest_plugin import basic_auth
-from cwsim.simulator.recording import RecordingFileError, exchange, load_replay, recorded_body, replay_stubs
+from cwsim.simulator.recording import (
+    RecordingFileError,
+    exchange,
+    load_replay,
+    recorded_body,
+    replay_stubs,
+    write_recording,
+)
 from cwsim.simulator.stubs import StubBook, StubRequest
 
 API = "/v4_6_release/apis/3.0"
@@ -177,6 +184,26 @@ def test_the_secret_scan_catches_an_unmasked_recording(monkeypatch: pytest.Monke
 )
 def test_a_body_is_kept_as_json_only_when_that_gives_back_its_bytes(raw: bytes, kept: dict[str, Any]) -> None:
     assert recorded_body(raw) == kept
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_replayed_body_is_the_recorded_bytes_and_the_check_that_keeps_it_so_matters(
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = b'{"price": 1.50, "name": "caf\xc3\xa9"}'
+    compact = b'{"price":2,"name":"caf\xc3\xa9","when":"2026-01-31","n":null}'
+
+    def replayed(body: bytes) -> bytes:
+        path = tmp_path / f"recorded{suffix}"
+        write_recording(path, "http://upstream", "now", [exchange("GET", "/x", [], [], b"", 200, [], body)])
+        (stub,) = load_replay(path)
+        return stub.respond.content()
+
+    assert replayed(raw) == raw
+    assert replayed(compact) == compact, "kept as json, through the file, the same bytes"
+    # Negative control: kept as parsed JSON whatever its bytes, the replay would answer other bytes.
+    monkeypatch.setattr(recording, "recorded_body", lambda body: {"json": json.loads(body)} if body else {})
+    assert replayed(raw) == b'{"price":1.5,"name":"caf\xc3\xa9"}' != raw
 
 
 def replay_answers(exchanges: list[dict[str, Any]], asked: list[tuple[str, str, str, bytes]]) -> list[Any]:

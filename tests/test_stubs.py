@@ -230,6 +230,7 @@ def test_text_bodies_and_empty_answers(api: Api) -> None:
         ({"respond": {}}, {"match"}),
         ({"match": {"method": "GET"}, "respond": {}}, {"match.path"}),
         ({"match": {"path": "service/tickets"}, "respond": {}}, {"match.path"}),
+        ({"match": {"path": "/x?pageSize=1"}, "respond": {}}, {"match.path"}),
         ({"match": {"path": "/x", "method": "FETCH"}, "respond": {}}, {"match.method"}),
         ({"match": {"path": "/x", "query": ["pageSize"]}, "respond": {}}, {"match.query"}),
         ({"match": {"path": "/x", "query": {"pageSize": {"a": 1}}}, "respond": {}}, {"match.query.pageSize"}),
