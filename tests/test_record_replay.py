@@ -277,6 +277,7 @@ def test_a_bad_recording_is_one_line_naming_the_exchange_and_field(tmp_path: Pat
     assert str(caught.value).startswith(str(path))
 
 
+@pytest.mark.slow  # each case runs the cwsim command
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
