@@ -45,8 +45,7 @@ class RecordingProxy:
         self.skipped = 0  # past the limit
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._http = requests.Session()
-        self._http.trust_env = False  # the upstream given, never a proxy from the environment
+        self._http = requests.Session()  # honours REQUESTS_CA_BUNDLE (a `cwsim serve --tls` upstream) and proxies
         self.server = waitress.server.create_server(self.app, host=host, port=port, threads=4, ident="cwsim-record")
         self.host = host
 
