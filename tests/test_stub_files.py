@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from cwsim.scenarios.runner import RunOptions, ScenarioRun
 from cwsim.scenarios.scenario import ScenarioError, parse_scenario
 from cwsim.simulator.connectwise.tenant_file import TenantFileError, TenantSource, load_tenant
 from cwsim.simulator.pytest_plugin import Cwsim, Stubs
@@ -103,6 +104,13 @@ def test_a_scenarios_stubs_are_checked_and_kept_as_json() -> None:
     with pytest.raises(ScenarioError) as caught:
         parse_scenario(bad, "stubbed.yaml")
     assert str(caught.value) == "stubbed.yaml:5: stubs/0/respond/body: Give json or body, not both."
+
+
+def test_the_runner_puts_a_scenarios_stubs_in_place(cwsim: Cwsim, tmp_path: Path) -> None:
+    run = ScenarioRun(parse_scenario(SCENARIO, "stubbed.yaml"), RunOptions(workdir=tmp_path))
+    run.put_stubs(cwsim.helpers)
+    assert requests.get(f"{cwsim.api_url}/system/info", timeout=30).json() == {"version": "v2099.1"}
+    assert run.log == ["stubs: 1 in place"]
 
 
 def test_the_fixtures_helper_removes_only_what_it_added(cwsim: Cwsim) -> None:
