@@ -26,6 +26,7 @@ from ..simulator.datto.settings import FleetSpec, PortalSettings
 from ..simulator.datto.sinks import JsonLinesSink
 from ..simulator.fault_schema import FaultFileError, load_fault_file
 from ..simulator.granian_serving import WorkerFailed
+from ..simulator.recording import RecordingFileError, load_replay
 from ..simulator.server import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_PORT,
@@ -39,7 +40,7 @@ from ..simulator.server import (
 )
 from ..simulator.state_problems import StateProblems
 from ..simulator.world import WorldOptions, company_names
-from . import capture_commands, load_commands, run_commands
+from . import capture_commands, load_commands, record_commands, run_commands
 from .processes import choose_server
 
 LOOPBACK = "127.0.0.1"
@@ -106,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults", type=Path, metavar="FILE", help="fault rules (a YAML or JSON list) in place from the start"
     )
     serve.add_argument(
+        "--replay",
+        type=Path,
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="answer the exchanges a `cwsim record` file holds, as stubs ahead of the fake (repeatable); "
+        "see docs/stubs.md",
+    )
+    serve.add_argument(
         "--fault-proxy-port",
         type=int,
         default=0,
@@ -133,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_commands.add_commands(commands)
     load_commands.add_commands(commands)
     capture_commands.add_commands(commands)
+    record_commands.add_commands(commands)
     return parser
 
 
@@ -399,6 +410,11 @@ def run_serve(args: argparse.Namespace) -> int:
     except FaultFileError as error:
         print(f"cwsim serve: {error}", file=sys.stderr)
         return 2
+    try:
+        replayed = [stub for path in args.replay for stub in load_replay(path)]
+    except RecordingFileError as error:
+        print(f"cwsim serve: --replay {error}", file=sys.stderr)
+        return 2
     options = ServeOptions(
         host=args.host,
         port=args.port,
@@ -411,6 +427,7 @@ def run_serve(args: argparse.Namespace) -> int:
             journal_size=args.journal_size,
             tenant=args.tenant,
             faults=tuple(faults),
+            stubs=tuple(replayed),
             **_fleet_options(args),
         ),
         state_file=args.state,

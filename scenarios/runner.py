@@ -116,6 +116,7 @@ class ScenarioRun:
             server = self._start_server()
             stack.callback(self._stop, server)
             admin = Admin(server.facts["url"])
+            self.put_stubs(admin)
             self._generate_fleet(admin)
             settings = write_settings(
                 self.workdir / "integration.yaml",
@@ -172,6 +173,12 @@ class ScenarioRun:
         self.processes.append(server)
         self._note(f"cwsim serve at {server.facts['url']}")
         return server
+
+    def put_stubs(self, admin: Admin) -> None:
+        """The scenario's stubs, in place before anything else talks to the fake."""
+        if self.scenario.stubs:
+            admin.stubs.add(*self.scenario.stubs)
+            self._note(f"stubs: {len(self.scenario.stubs)} in place")
 
     def _generate_fleet(self, admin: Admin) -> None:
         summary = admin.fleet.generate(seed=self.scenario.seed, **self.scenario.fleet)

@@ -15,7 +15,8 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..simulator.clock import parse_duration, parse_moment
-from ..simulator.located_yaml import LocatedYamlError, load_located, where_at
+from ..simulator.located_yaml import LocatedYamlError, load_located, plain, where_at
+from ..simulator.stub_schema import stub_problems
 from .actions import ACTIONS as ACTION_FUNCTIONS
 
 ROUTES = ["ticket", "email", "both", "none"]
@@ -105,6 +106,7 @@ class ScenarioSchema(Schema):
     clock = fields.Nested(ClockSchema, required=True)
     integration = fields.Nested(IntegrationSchema, load_default=lambda: IntegrationSchema().load({}))
     timeline = fields.List(fields.Nested(EventSchema), load_default=list)
+    stubs = fields.List(fields.Dict(), load_default=list)  # posted to /_sim/stubs once the fake serves
     expect = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1))
 
     @validates_schema
@@ -140,6 +142,7 @@ class Scenario:
     timeline: list[dict[str, Any]]
     checks: list[Check]
     source: str
+    stubs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def end(self) -> datetime:
@@ -187,6 +190,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
             problems.append((path, message))
         data = None
     checks = _checks(document.get("expect") or [], problems) if isinstance(document.get("expect"), list) else []
+    problems += _stub_problems(document.get("stubs"))
     if problems:
         lines = []
         for path, message in problems:
@@ -209,7 +213,19 @@ def parse_scenario(text: str, source: str) -> Scenario:
         timeline=sorted(data["timeline"], key=lambda event: event["at"]),
         checks=checks,
         source=source,
+        stubs=[plain(stub) for stub in data["stubs"]],
     )
+
+
+def _stub_problems(stubs: Any) -> list[tuple[list[Any], str]]:
+    """Each bad field of each stub (simulator/stub_schema.py), by its path in the file."""
+    problems: list[tuple[list[Any], str]] = []
+    for index, entry in enumerate(stubs if isinstance(stubs, list) else ()):
+        if not isinstance(entry, dict):
+            continue  # the schema says so already
+        for problem in stub_problems(plain(entry))[1]:
+            problems.append((["stubs", index, *problem.field.split(".")], problem.message))
+    return problems
 
 
 def _flatten(messages: Any, path: list[Any] | None = None) -> list[tuple[list[Any], str]]:

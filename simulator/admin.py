@@ -1,5 +1,5 @@
 """The admin API under /_sim: health, stats, reset, the journal, mail, faults, the clock, the OpenAPI document,
-the fleet (datto/control.py)."""
+the fleet (datto/control.py), stubs (stub_hooks.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from .datto.schemas import Duration
 from .fault_schema import load_fault_rules
 from .journal import JournalFilter
 from .mail import MailFilter
+from .stub_hooks import add_stub_routes
 from .timekeeping import ClockConflict
 from .world import World
 
@@ -228,6 +229,7 @@ def admin_blueprint(world: World) -> Blueprint:
         return json_response({**document, "servers": [{"url": request.host_url.rstrip("/") + API_BASE}]})
 
     add_fleet_routes(blueprint, world)
+    add_stub_routes(blueprint, world.stubs)
 
     @blueprint.errorhandler(CwError)
     def cw_error(error: CwError) -> Response:

@@ -94,6 +94,7 @@ class JournalEntry:
     raw_body: bytes
     body_limit: int
     fault: int | None = None  # the fault rule that touched it
+    stub: str | None = None  # the stub that answered it
 
     @property
     def body(self) -> Any:
@@ -112,6 +113,7 @@ class JournalEntry:
             "duration_ms": round(self.duration_ms, 3),
             "body": self.body,
             **({"fault": self.fault} if self.fault is not None else {}),
+            **({"stub": self.stub} if self.stub is not None else {}),
         }
 
 
@@ -153,6 +155,7 @@ class Journal:
         duration_ms: float,
         raw_body: bytes,
         fault: int | None = None,
+        stub: str | None = None,
     ) -> None:
         kept = raw_body[: self.body_limit]
         with self._lock:
@@ -171,6 +174,7 @@ class Journal:
                     kept,
                     self.body_limit,
                     fault,
+                    stub,
                 )
             )
 

@@ -165,3 +165,12 @@ def where_at(document: Any, path: Iterable[Any]) -> tuple[str, int | None]:
         else:
             break
     return source, line
+
+
+def plain(value: Any) -> Any:
+    """Plain dicts and lists, as JSON has them (the located ones carry line numbers)."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value

@@ -25,7 +25,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .connection import Cwsim, ServedFake
-    from .testing import Clock, ConnectWiseConfig, Fleet, Journal, Mail
+    from .testing import Clock, ConnectWiseConfig, Fleet, Journal, Mail, Stubs
 
 READY_TIMEOUT_SECONDS = 60.0
 READY_FILE_VARIABLE = "CWSIM_READY_FILE"
@@ -42,6 +42,7 @@ _REEXPORTS = {
     "Clock": "testing",
     "Mail": "testing",
     "Journal": "testing",
+    "Stubs": "testing",
 }
 
 
@@ -198,3 +199,12 @@ def cwsim_mail(cwsim: Cwsim) -> Mail:
 def cwsim_journal(cwsim: Cwsim) -> Journal:
     """The request journal, with `assert_one_post("/service/tickets", containing=serial)`."""
     return cwsim.helpers.journal
+
+
+@pytest.fixture
+def cwsim_stubs(cwsim: Cwsim) -> Iterator[Stubs]:
+    """Stubs on the fake: `cwsim_stubs.add({"match": {"path": "/v4_6_release/apis/3.0/service/tickets*"},
+    "respond": {"json": [...]}})`. The stubs the test added are deleted after it (those of the tenant file stay)."""
+    stubs = cwsim.helpers.stubs
+    yield stubs
+    stubs.remove_added()

@@ -39,6 +39,7 @@ from .journal import redact_query
 from .mail import SmtpCatcher
 from .proxy import LoopbackProxy
 from .state import read_state_file, save_state_file
+from .stub_hooks import install_stub_hook
 from .tls import LocalTls, local_tls
 from .world import World, WorldOptions
 
@@ -100,6 +101,7 @@ def create_app(world: World, admin_token: str | None = None, max_body_bytes: int
 
     _add_journal(app, world)
     install_fault_hooks(app, world.faults, lineage)
+    install_stub_hook(app, world.stubs)
 
     @app.errorhandler(CwError)
     def cw_error(error: CwError) -> Response:
@@ -187,6 +189,7 @@ def _add_journal(app: Flask, world: World) -> None:
             (time.perf_counter() - started) * 1000,
             raw,
             decision.rule.id if (decision := g.get("cwsim_fault")) is not None else None,
+            g.get("cwsim_stub"),
         )
         if log.isEnabledFor(logging.INFO):
             query = redact_query(request.query_string.decode("utf-8", errors="replace"))

@@ -1,4 +1,4 @@
-"""Test helpers over the admin API of a running `cwsim serve`: the fleet, the clock, the mail, the journal.
+"""Test helpers over the admin API of a running `cwsim serve`: the fleet, the clock, the mail, the journal, stubs.
 
 They speak HTTP only, so they work the same against the pytest plugin's server and against one
 started elsewhere (`cwsim serve --ready-file ready.json` in CI): `Admin.from_ready_file(path)`.
@@ -182,8 +182,47 @@ class Journal(_Api):
         self.call("DELETE", "requests")
 
 
+class Stubs(_Api):
+    """Stubs (docs/stubs.md): `add({"match": {...}, "respond": {...}})` answers matching requests ahead of the fake.
+
+    `added` holds the ids of the stubs added through this object (the `cwsim_stubs` fixture deletes them).
+    """
+
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(base_url, headers)
+        self.added: list[str] = []
+
+    def add(self, *stubs: dict[str, Any]) -> list[dict[str, Any]]:
+        """Add stubs after those in place; returns them with their ids."""
+        found = self.call("POST", "stubs", json=list(stubs))
+        self.added += [stub["id"] for stub in found]
+        return found
+
+    def listed(self) -> list[dict[str, Any]]:
+        """Every stub in the order they are tried, with `hits` and `exhausted`."""
+        return self.call("GET", "stubs")
+
+    def get(self, stub_id: str) -> dict[str, Any]:
+        return self.call("GET", f"stubs/{stub_id}")
+
+    def remove(self, stub_id: str) -> None:
+        self.call("DELETE", f"stubs/{stub_id}")
+
+    def remove_added(self) -> None:
+        """Delete the stubs this object added that are still in place."""
+        present = {stub["id"] for stub in self.listed()}
+        for stub_id in self.added:
+            if stub_id in present:
+                self.remove(stub_id)
+        self.added = []
+
+    def clear(self) -> None:
+        """Delete every stub, those of the tenant file and `--replay` too (until the next reset)."""
+        self.call("DELETE", "stubs")
+
+
 class Admin(_Api):
-    """The admin API of one `cwsim serve`: `admin.fleet`, `admin.clock`, `admin.mail`, `admin.journal`."""
+    """The admin API of one `cwsim serve`: `.fleet`, `.clock`, `.mail`, `.journal` and `.stubs`."""
 
     def __init__(self, url: str, token: str | None = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -192,6 +231,7 @@ class Admin(_Api):
         self.clock = Clock(self.base_url, headers)
         self.mail = Mail(self.base_url, headers)
         self.journal = Journal(self.base_url, headers)
+        self.stubs = Stubs(self.base_url, headers)
 
     @classmethod
     def from_ready_file(cls, path: str | Path) -> Admin:

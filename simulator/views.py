@@ -8,6 +8,7 @@ from typing import Any
 
 from .faults import FaultBook
 from .journal import Journal
+from .stubs import StubBook
 
 
 class JournalView:
@@ -32,3 +33,15 @@ class FaultsView:
 
     def view(self) -> list[dict[str, Any]]:
         return self.faults.describe()
+
+
+class StubsView:
+    """Every stub with its hits, in the order they are tried (as `GET /_sim/stubs`)."""
+
+    name = "stubs"
+
+    def __init__(self, stubs: StubBook) -> None:
+        self.stubs = stubs
+
+    def view(self) -> list[dict[str, Any]]:
+        return self.stubs.describe()

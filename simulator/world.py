@@ -1,5 +1,5 @@
 """Everything one `cwsim serve` process holds: the tenant's ConnectWise, the clock, the Datto fleet,
-the journal, the mailbox, the fault rules, and the state they make together."""
+the journal, the mailbox, the fault rules, the stubs, and the state they make together."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ from .journal import Journal
 from .mail import Mailbox, MailState
 from .state import ConnectWiseState, WorldState
 from .stats import SimStats
+from .stubs import StubBook, StubSpec
 from .timekeeping import TimeKeeper
-from .views import FaultsView, JournalView
+from .views import FaultsView, JournalView, StubsView
 
 
 @dataclass
@@ -38,6 +39,7 @@ class WorldOptions:
     journal_size: int = 10_000
     tenant: str | Path | None = None  # a tenant file (path or built-in name); None: the generated tenant
     faults: tuple[FaultSpec, ...] = ()  # rules in place from the start, and again after each reset
+    stubs: tuple[StubSpec, ...] = ()  # stubs in place from the start (`--replay`), ahead of the tenant file's
     # The simulated clock, the Datto fleet and its portal API (simulator/datto/).
     clock_mode: str = ClockMode.WALL
     clock_rate: float = 1.0
@@ -69,6 +71,8 @@ class World:
             self.backend = load_tenant_file(self.options.tenant, self.clock)
         else:
             self.backend = default_tenant(self.options.seed, self.options.companies, self.clock)
+        self.stubs = StubBook()
+        self._use_tenant_stubs()
         self.mailbox = Mailbox(self.clock)
         self.mailbox.listeners.append(lambda mail: self.stats.mail_caught.add())
         self.errors: list[str] = []  # tracebacks of unexpected server errors, for tests to surface
@@ -82,6 +86,11 @@ class World:
         self.state.register(FleetState(self.fleet))
         self.state.register_view(JournalView(self.journal))
         self.state.register_view(FaultsView(self.faults))
+        self.state.register_view(StubsView(self.stubs))
+
+    def _use_tenant_stubs(self) -> None:
+        """The stubs a reset goes back to: the server's own (`--replay`), then the served tenant file's."""
+        self.stubs.set_initial((*self.options.stubs, *self.backend.stubs))
 
     def _add_fleet(self) -> None:
         spec = self.options.fleet or FleetSpec(seed=self.options.seed)
@@ -125,7 +134,7 @@ class World:
 
     def reset(self, startup: bool = False) -> None:
         """Back to the start: the tenant's seed state (from the snapshot taken when it was loaded,
-        not regenerated), the clock and the fleet, an empty journal and mailbox, the start faults.
+        not regenerated), the clock and the fleet, an empty journal and mailbox, the start faults and stubs.
 
         `startup=True` goes back to the tenant the server started with, even after a new one was loaded.
         """
@@ -139,6 +148,7 @@ class World:
             self.mailbox.clear()
             self.stats.reset()
             self.faults.reset()
+            self._use_tenant_stubs()
             with self.time.moving:
                 self.clock.restore(self._initial_clock)
                 self.fleet.client_names = company_names(backend)
@@ -154,6 +164,7 @@ class World:
             self.backend = backend
             self._tenant = (backend, backend.store.snapshot())
             self.journal.clear()
+            self._use_tenant_stubs()
 
     def use_seed(self, seed: int) -> None:
         """A generated tenant and a fleet from another seed (until `reset(startup=True)`)."""

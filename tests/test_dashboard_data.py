@@ -12,7 +12,7 @@ from cwsim.simulator.state import STATE_VERSION, WorldState
 from .conftest import Api
 from .fleetkit import CLIENTS, HOUR, START, quiet_spec
 
-PARTS = ["connectwise", "mail", "clock", "fleet", "journal", "faults"]
+PARTS = ["connectwise", "mail", "clock", "fleet", "journal", "faults", "stubs"]
 
 
 def data(api: Api, **params: str) -> dict[str, Any]:

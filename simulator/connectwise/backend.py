@@ -17,6 +17,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from ..clock import Clock, WallClock, format_cw_datetime
+from ..stubs import StubSpec
 from . import conditions
 from .auth import SYSTEM, ApiKey, Principal
 from .conditions import ConditionError
@@ -67,6 +68,7 @@ class Backend:
             self.store.add_table(collection.table, indexed)
         self._renderers: dict[str, Renderer] = {}
         self.auth_cache: dict[tuple[str, bool, int], Principal] = {}
+        self.stubs: tuple[StubSpec, ...] = ()  # what the tenant file pins (simulator/stubs.py); served by the world
         self.default_rows: dict[str, tuple[int, int | None]] = {}  # table -> (version, its defaultFlag row)
         self._children: dict[str, list[Collection]] = {}
         for collection in self.collections.values():

@@ -1,10 +1,11 @@
 """Tenant files: a whole ConnectWise tenant in YAML, loaded through the collections' own schemas and rules.
 
-A file has `settings` (identity, codebase, API keys, default board) and one section per
+A file has `settings` (identity, codebase, API keys, default board), one section per
 declared collection (see tenant_sections.py), entries referring to each other by name or
-identifier. Loading checks the file's shape first (marshmallow, every problem at once), then
-creates each entry with `backend.create`, so the fake accepts exactly what its API would. Any
-problem names the file, the line, the entry and the field.
+identifier, and optionally `stubs` (exact answers pinned ahead of the fake's: simulator/stubs.py).
+Loading checks the file's shape first (marshmallow, every problem at once), then creates each
+entry with `backend.create`, so the fake accepts exactly what its API would. Any problem names
+the file, the line, the entry and the field.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields
 
 from ..clock import Clock
-from ..located_yaml import LocatedDict, LocatedYamlError, load_located, where_at
+from ..located_yaml import LocatedDict, LocatedYamlError, load_located, plain, where_at
+from ..stub_schema import stub_problems
+from ..stubs import StubSpec
 from .auth import SYSTEM
 from .backend import Backend
 from .collections import ALL_COLLECTIONS as COLLECTIONS
@@ -33,6 +36,7 @@ BUILTIN_NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 BOARDS = "service/boards"
 MEMBERS = "system/members"
 SETTINGS = "settings"
+STUBS = "stubs"
 BASE = "base"
 
 
@@ -210,7 +214,10 @@ class _FileSchemaBuilder:
         self._entry_schemas: dict[tuple[str, str | None, tuple[str, ...]], Schema] = {}
 
     def build(self) -> Schema:
-        declared: dict[str, fields.Field] = {SETTINGS: fields.Nested(FileSettingsSchema, required=True)}
+        declared: dict[str, fields.Field] = {
+            SETTINGS: fields.Nested(FileSettingsSchema, required=True),
+            STUBS: fields.List(fields.Raw()),  # each stub is checked by the stubs' own schema (_Shape)
+        }
         for name, collection in self.plan.sections.items():
             declared[name] = fields.List(fields.Nested(self._entry(collection, None, ())))
         return Schema.from_dict(declared, name="TenantFile")()
@@ -262,9 +269,22 @@ class _Shape:
 
     def check(self) -> None:
         errors = _file_schema(self.plan).validate(self.document)
-        if errors:
-            problems = [self._problem(list(path), message) for path, message in flatten_messages(errors)]
+        problems = [self._problem(list(path), message) for path, message in flatten_messages(errors)]
+        problems += self._stub_problems()
+        if problems:
             raise TenantFileError(sorted(problems, key=lambda p: (p.source, p.line or 0)))
+
+    def _stub_problems(self) -> list[TenantProblem]:
+        """Each bad field of each stub, at its line (`stubs[0]: match.path: ...`)."""
+        entries = self.document.get(STUBS)
+        problems = []
+        for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+            for problem in stub_problems(plain(entry))[1]:
+                path = [STUBS, index, *(part for part in problem.field.split(".") if part != "stub")]
+                source, line = where_at(self.document, path)
+                text = f"{problem.field}: {problem.message}" if problem.field != "stub" else problem.message
+                problems.append(TenantProblem(source, line, f"{STUBS}[{index}]", text))
+        return problems
 
     def _problem(self, path: list[Any], message: str) -> TenantProblem:
         source, line = where_at(self.document, path)
@@ -290,7 +310,7 @@ class _Shape:
             return SETTINGS, _path_text(path[1:]), known
         collection = self.plan.sections.get(path[0])
         if collection is None or len(path) < 2 or not isinstance(path[1], int):
-            return "", _path_text(path), [SETTINGS, *self.plan.sections]
+            return "", _path_text(path), [SETTINGS, STUBS, *self.plan.sections]
         entries: Any = self.document.get(path[0])
         label = _label(collection, entries, path[0], path[1], "")
         entry = _at(entries, path[1])
@@ -389,6 +409,7 @@ class _Builder:
         self._resolve_settings(loaded)
         if self.problems:
             raise TenantFileError(self.problems)
+        self.backend.stubs = _stubs(self.document.get(STUBS) or [])
         return self.backend
 
     def _present(self) -> list[str]:
@@ -442,7 +463,7 @@ class _Builder:
         link: tuple[str, int] | None = None,
     ) -> None:
         nestings = self.plan.nestings(collection, chain)
-        body = {key: _plain(value) for key, value in entry.items() if key not in nestings}
+        body = {key: plain(value) for key, value in entry.items() if key not in nestings}
         if link is not None:
             body[link[0]] = {"id": link[1]}
         later = {}
@@ -503,6 +524,12 @@ class _Builder:
         self.problems.append(TenantProblem(source, line, SETTINGS, message))
 
 
+def _stubs(entries: list[Any]) -> tuple[StubSpec, ...]:
+    """The stubs of a file whose shape was checked."""
+    found = (stub_problems(plain(entry))[0] for entry in entries)
+    return tuple(spec for spec in found if spec is not None)
+
+
 def _needs_itself(name: str, needs: dict[str, set[str]], done: set[str]) -> bool:
     """Whether a section waits, through sections not yet made, on itself (it is in a cycle)."""
     seen: set[str] = set()
@@ -524,15 +551,6 @@ def _targets(collection: Collection, required_only: bool = False) -> set[str]:
         for name, ref in collection.refs.items()
         if (not ref.dump_only or name == collection.link_field) and (ref.required or not required_only)
     }
-
-
-def _plain(value: Any) -> Any:
-    """Plain dicts and lists for the store (the located ones carry line numbers)."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
 
 
 def _record_problems(error: CwError, entry: LocatedDict, label: str) -> list[TenantProblem]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .model import Collection
 
-RESERVED = frozenset({"settings"})  # a tenant file's own section
+RESERVED = frozenset({"settings", "stubs"})  # a tenant file's own sections
 
 
 @dataclass(frozen=True)
