@@ -69,7 +69,7 @@ class IntakeProcess:
             "--outbox", str(outbox), "--host", host, "--port", str(self.port), "--threads", str(threads),
             "--max-batch", str(settings.max_batch), "--max-body-bytes", str(settings.max_body_bytes),
             "--workers", str(workers), "--doorbell-fd", str(writer), "--parent", str(os.getpid()),
-            "--log-level", logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+            "--log-level", str(logging.getLogger().getEffectiveLevel()),
         ]  # fmt: skip
         environment = {**os.environ, TOKEN_VARIABLE: settings.token.reveal() if settings.token else ""}
         try:
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=0, help="what /status reports as the delivery workers")
     parser.add_argument("--doorbell-fd", type=int, required=True)
     parser.add_argument("--parent", type=int, required=True, help="the pid of the run process: stop when it dies")
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-level", type=int, default=logging.INFO, help="as a number: run's own level")
     args = parser.parse_args(argv)
     if not _die_with_parent(args.parent):
         return 1
