@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +66,76 @@ class AlertEventSchema(Schema):
 
 _SCHEMA = AlertEventSchema()
 
+_MISSING = object()
+FieldCheck = Callable[[Any], bool]
+
+
+def _value_check(field: fields.Field) -> FieldCheck | None:
+    """True when the field's own validators pass a value of the field's plain JSON type; None for a field this
+    cannot check (then marshmallow checks every event)."""
+    if type(field) is fields.String:
+        kind: type = str
+    elif type(field) is fields.Integer and field.strict:
+        kind = int
+    elif type(field) is fields.List and type(field.inner) is fields.Email:
+        kind = list
+    else:
+        return None
+    validators = list(field.validators)
+    inner = list(field.inner.validators) if isinstance(field, fields.List) else []
+    allow_none = field.allow_none
+
+    def check(value: Any) -> bool:
+        if value is None:
+            return allow_none
+        if type(value) is not kind or (kind is list and not all(type(item) is str for item in value)):
+            return False  # a bool is no int here, nor a str subclass a str: marshmallow decides those
+        try:
+            for item in value if kind is list else ():
+                for validator in inner:
+                    validator(item)
+            for validator in validators:
+                validator(value)
+        except ValidationError:
+            return False
+        return True
+
+    return check
+
+
+def _plain_checks(schema: Schema) -> dict[str, tuple[bool, FieldCheck]] | None:
+    """Per field, (required, check): the schema's own rules without its machinery; None when it has rules beyond
+    its fields' validators, or fields of other kinds."""
+    if schema._hooks and any(schema._hooks.values()):
+        return None
+    checks: dict[str, tuple[bool, FieldCheck]] = {}
+    for name, field in schema.fields.items():
+        check = _value_check(field)
+        if check is None or field.data_key not in (None, name):
+            return None
+        checks[name] = (field.required, check)
+    return checks
+
+
+# The intake's hot path: marshmallow's load machinery cost about half the intake's CPU per alert under
+# load. An event every field of which passes its own validators is taken as marshmallow would take it;
+# anything else (a missing, null or odd value) goes through marshmallow, which also words the errors.
+_PLAIN_CHECKS = _plain_checks(_SCHEMA)
+
+
+def clearly_valid(item: Mapping[str, Any]) -> bool:
+    """True only for an event marshmallow would pass (False means: ask marshmallow)."""
+    if _PLAIN_CHECKS is None:
+        return False
+    for name, (required, check) in _PLAIN_CHECKS.items():
+        value = item.get(name, _MISSING)
+        if value is _MISSING:
+            if required:
+                return False
+        elif not check(value):
+            return False
+    return True
+
 
 @dataclass(frozen=True)
 class FieldProblem:
@@ -105,6 +175,9 @@ def check_batch(body: Any, max_batch: int) -> IntakeBatch:
             continue
         if item.get("event") in IGNORED_EVENTS:
             ignored += 1
+            continue
+        if clearly_valid(item):
+            alerts.append(dict(item))
             continue
         errors = _SCHEMA.validate(item)
         if errors:

@@ -36,6 +36,7 @@ from .connections import connectwise_client, portal_client
 from .delivery import AlertDeliverer
 from .holdback import EmailHoldback
 from .intake import create_intake_app
+from .intake_process import IntakeProcess, usable_port
 from .mail import AlertMailer
 from .month_end import CHECK_SECONDS, MonthEndBilling, wall_clock
 from .outbox import Outbox
@@ -54,6 +55,10 @@ __all__ = ["IntegrationService", "add_arguments", "main"]
 log = logging.getLogger("cwsim.integration.service")
 
 INTAKE_THREADS = 8
+INTAKE_SERVERS = ("granian", "waitress")
+# `run`'s intake: granian in a process of its own (intake_process.py). Measured under locust with
+# the fake and locust on the same 2 cores: see docs/performance.md. In a thread (tests) it is waitress.
+DEFAULT_INTAKE_SERVER = "granian"
 LOOP_WAKEUP_SECONDS = 0.2  # how soon the serving loop notices a stop
 READY_TIMEOUT_SECONDS = 30.0
 STOP_GRACE_SECONDS = 10.0
@@ -73,7 +78,10 @@ class IntegrationService:
         intake_host: str | None = None,
         clock: Callable[[], datetime] = wall_clock,
         billing_check_seconds: float = CHECK_SECONDS,
+        intake_server: str = "waitress",
     ) -> None:
+        if intake_server not in INTAKE_SERVERS:
+            raise ValueError(f"intake_server is one of {', '.join(INTAKE_SERVERS)}, not {intake_server!r}")
         self.settings = settings
         alerts = settings.alerts
         self.cw = connectwise_client(settings)  # first: missing credentials stop us before anything is made
@@ -104,15 +112,23 @@ class IntegrationService:
         )
         self.counters = IntakeCounters()
         self.board = StatusBoard(self.outbox, self.counters, workers=lambda: self.workers.running)
-        app = create_intake_app(self.outbox, settings.intake, status=self.board, on_queued=self.doorbell.ring)
-        self.server = waitress.server.create_server(
-            app,
-            host=intake_host or settings.intake.host,
-            port=settings.intake.port if intake_port is None else intake_port,
-            threads=INTAKE_THREADS,
-            ident="cwsim-integration",
-            clear_untrusted_proxy_headers=True,
-        )
+        host = intake_host or settings.intake.host
+        port = settings.intake.port if intake_port is None else intake_port
+        self.server: Any = None
+        self.intake: IntakeProcess | None = None
+        self.intake_failed = False
+        if intake_server == "granian":
+            self._intake_address = (host, usable_port(host, port))  # its process starts with the rest, in start()
+        else:
+            app = create_intake_app(self.outbox, settings.intake, status=self.board, on_queued=self.doorbell.ring)
+            self.server = waitress.server.create_server(
+                app,
+                host=host,
+                port=port,
+                threads=INTAKE_THREADS,
+                ident="cwsim-integration",
+                clear_untrusted_proxy_headers=True,
+            )
         self.poller: AlertPoller | None = None
         if alerts.poll_interval_seconds > 0:
             self.poller = AlertPoller(portal_client(settings), self.outbox, state.poller, on_queued=self._queued)
@@ -134,9 +150,12 @@ class IntegrationService:
 
     @property
     def url(self) -> str:
-        host = self.server.effective_host
+        if self.server is None:
+            host, port = self._intake_address
+        else:
+            host, port = self.server.effective_host, self.server.effective_port
         host = f"[{host}]" if ":" in str(host) else host
-        return f"http://{host}:{self.server.effective_port}"
+        return f"http://{host}:{port}"
 
     def facts(self) -> dict[str, Any]:
         """The ready file: where the intake is, and who is serving it."""
@@ -178,7 +197,20 @@ class IntegrationService:
         if self.settings.alerts.keep_days > 0:
             self._housekeeping = threading.Thread(target=self._purge_old, name="housekeeping", daemon=True)
             self._housekeeping.start()
-        self._serving = threading.Thread(target=self._serve, name="intake", daemon=True)
+        if self.server is None:
+            host, port = self._intake_address
+            self.intake = IntakeProcess(
+                self.state.outbox,
+                self.settings.intake,
+                host=host,
+                port=port,
+                threads=INTAKE_THREADS,
+                workers=self.workers.count,
+                on_queued=self.doorbell.ring,
+            )
+            self._serving = threading.Thread(target=self._watch_intake, name="intake", daemon=True)
+        else:
+            self._serving = threading.Thread(target=self._serve, name="intake", daemon=True)
         self._serving.start()
         self._wait_until_answering(timeout)
         log.info(
@@ -204,6 +236,8 @@ class IntegrationService:
     def stop(self) -> None:
         """Stop taking alerts, let the workers finish or give back what they hold, and close everything."""
         self._stopping.set()
+        if self.intake is not None:
+            self.intake.stop()
         if self._serving is not None and self._serving is not threading.current_thread():
             self._serving.join(timeout=STOP_GRACE_SECONDS)
         self.workers.stop(STOP_GRACE_SECONDS)
@@ -229,6 +263,16 @@ class IntegrationService:
                 log.exception("could not purge the outbox")
             self._stopping.wait(HOUSEKEEPING_SECONDS)
 
+    def _watch_intake(self) -> None:
+        """The intake process must live as long as the service: if it stops by itself, the service stops too."""
+        assert self.intake is not None
+        while not self._stopping.wait(LOOP_WAKEUP_SECONDS):
+            code = self.intake.exited()
+            if code is not None:
+                log.error("the intake process stopped by itself (exit %s); stopping", code)
+                self.intake_failed = True
+                self._stopping.set()
+
     def _serve(self) -> None:
         try:
             while not self._stopping.is_set():
@@ -245,6 +289,8 @@ class IntegrationService:
         deadline = time.monotonic() + timeout
         with requests.Session() as session:
             while time.monotonic() < deadline:
+                if self.intake is not None and self.intake.exited() is not None:
+                    raise RuntimeError(f"the intake process exited ({self.intake.exited()}) before answering")
                 try:
                     if session.get(f"{self.url}/health", timeout=1).ok:
                         return
@@ -275,6 +321,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--intake-port", type=int, metavar="PORT", help="intake port (default: intake.port; 0 = a free one)"
     )
     parser.add_argument("--intake-host", metavar="HOST", help="intake address (default: intake.host, loopback)")
+    parser.add_argument(
+        "--intake-server",
+        choices=INTAKE_SERVERS,
+        default=DEFAULT_INTAKE_SERVER,
+        help=f"the intake's HTTP server: granian in a process of its own, or waitress in this one"
+        f" (default: {DEFAULT_INTAKE_SERVER})",
+    )
     parser.add_argument(
         "--workers", type=int, metavar="N", help="delivery threads (default: alerts.workers; 0 = intake only)"
     )
@@ -323,7 +376,13 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     log.info("settings: %s", json.dumps(redacted(settings), sort_keys=True))
     try:
-        service = IntegrationService(settings, workers=args.workers, intake_port=args.intake_port, intake_host=host)
+        service = IntegrationService(
+            settings,
+            workers=args.workers,
+            intake_port=args.intake_port,
+            intake_host=host,
+            intake_server=args.intake_server,
+        )
     except SettingsError as error:
         print(f"cwsim-integration run: {error}", file=sys.stderr)
         return 2
@@ -339,4 +398,4 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     service.run(args.ready_file)
     log.info("stopped")
-    return 0
+    return 1 if service.intake_failed else 0

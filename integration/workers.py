@@ -41,13 +41,25 @@ BREAKER_CAP_SECONDS = 10.0  # during an outage, the workers look again at least 
 
 
 class Doorbell:
-    """The intake rings it when new alerts are stored, so idle workers claim them at once."""
+    """The intake rings it when new alerts are stored, so an idle worker claims them at once.
+
+    A ring wakes one idle worker; one that then claims a full batch rings again, so a big batch
+    wakes as many workers as it needs, one after the other. Waking every idle worker for each
+    POST made each of them run a claim (an outbox write) that mostly found nothing: at a steady
+    rate of single-alert POSTs below capacity, that is several empty claims per alert.
+    """
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self.rings = 0
 
     def ring(self) -> None:
+        with self._condition:
+            self.rings += 1
+            self._condition.notify()
+
+    def ring_all(self) -> None:
+        """Wake every waiting worker (to stop)."""
         with self._condition:
             self.rings += 1
             self._condition.notify_all()
@@ -150,7 +162,7 @@ class DeliveryWorkers:
     def stop(self, timeout: float = 10.0) -> bool:
         """Ask every worker to finish its current delivery and give back the rest; False if one did not in time."""
         self._stop.set()
-        self.doorbell.ring()
+        self.doorbell.ring_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -175,6 +187,8 @@ class DeliveryWorkers:
             if not batch:
                 self.doorbell.wait(rung, IDLE_SECONDS)
                 continue
+            if len(batch) == CLAIM_BATCH:
+                self.doorbell.ring()  # there may be more: wake the next idle worker
             for index, delivery in enumerate(batch):
                 if self._stop.is_set():
                     self._give_back(batch[index:], worker)

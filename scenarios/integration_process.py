@@ -89,12 +89,13 @@ def run_command(settings: Path, *arguments: str, log: Path, allowed_codes: tuple
 class RunningIntegration:
     """`cwsim-integration run` as a process: its intake URL and its /status."""
 
-    def __init__(self, settings: Path, workdir: Path) -> None:
+    def __init__(self, settings: Path, workdir: Path, intake_server: str | None = None) -> None:
         # Always on 127.0.0.1, and cwsim's own callers (the fleet's sink, /status) send no token:
         # one the user exported for a distributed load test must not lock them out.
+        server = ["--intake-server", intake_server] if intake_server else []
         self.process: ManagedProcess = start(
             "integration",
-            integration_command("--settings", str(settings), "run"),
+            integration_command("--settings", str(settings), "run", *server),
             workdir=workdir,
             env={"CWSIM_INTAKE_TOKEN": ""},
         )

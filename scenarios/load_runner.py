@@ -82,8 +82,9 @@ class AlertStack:
         self.fake.stop()
 
 
-def start_alert_stack(workdir: Path, fleet: LoadFleet, workers: int) -> AlertStack:
-    """Start the fake, draw the payloads, onboard every appliance, start the integration with `workers` threads."""
+def start_alert_stack(workdir: Path, fleet: LoadFleet, workers: int, intake_server: str | None = None) -> AlertStack:
+    """Start the fake, draw the payloads, onboard every appliance, start the integration with `workers` threads
+    (and its intake on `intake_server`, default `run`'s)."""
     workdir.mkdir(parents=True, exist_ok=True)
     fake = start_fake(workdir, fleet.serve_arguments())
     integration = None
@@ -111,7 +112,7 @@ def start_alert_stack(workdir: Path, fleet: LoadFleet, workers: int) -> AlertSta
         unmapped = {alert["serialNumber"] for alert in read_payloads(payloads)} - mapped
         if unmapped:
             raise LoadSetupFailed(f"onboarding left {len(unmapped)} appliance(s) unmapped: {report['counts']}")
-        integration = RunningIntegration(settings, workdir)
+        integration = RunningIntegration(settings, workdir, intake_server)
         return AlertStack(workdir, fake, integration, payloads, alerts)
     except BaseException:
         if integration is not None:
