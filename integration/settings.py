@@ -39,6 +39,7 @@ OTHER_VARIABLES = {
     "CWSIM_CAPTURE_PRIVATE_KEY": "`cwsim capture` and `cwsim verify`: the source API member's private key",
     "CWSIM_CAPTURE_CLIENT_ID": "`cwsim capture` and `cwsim verify`: the clientId sent to the source",
     "CWSIM_FULL_SWEEP": "`make sweep`: the schemathesis run at full count over every generated operation",
+    "CWSIM_INTAKE_PROCESS_TOKEN": "set by `cwsim-integration run` for its intake process (kept off its command line)",
 }
 
 
