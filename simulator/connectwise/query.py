@@ -58,11 +58,7 @@ def kind_of(schema_field: mm.Field) -> str:
 
 
 def _schema_field(collection: Collection, name: str) -> tuple[str, mm.Field] | None:
-    folded = name.casefold()
-    for field_name, schema_field in collection.loader.fields.items():
-        if field_name.casefold() == folded and not schema_field.metadata.get("transient"):
-            return field_name, schema_field
-    return None
+    return collection.queryable_fields.get(name.casefold())
 
 
 def _walk(keys: list[str]) -> Callable[[Any], Any]:
