@@ -1,10 +1,14 @@
-"""Rendered records are kept between requests (issue 16) and never served stale: a changed record, a
-changed referenced record, a deleted one, another base URL or a reset each render afresh."""
+"""What the fake keeps between requests to answer faster (issue 16) answers as before: rendered records are
+never served stale (a changed record, a changed referenced record, another base URL or a reset each render
+afresh), and the hand-made mobileGuid is the standard library's UUID 5."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
+from cwsim.simulator.connectwise.backend import url_uuid5
 from cwsim.simulator.connectwise.rendering import Renderer
 
 from .conftest import Api
@@ -69,3 +73,10 @@ def test_negative_control_a_cache_blind_to_references_would_serve_a_stale_board(
     api.get(f"service/tickets/{ticket['id']}")
     api.patch(f"service/boards/{board_id}", json=[{"op": "replace", "path": "name", "value": "Stale?"}])
     assert api.get(f"service/tickets/{ticket['id']}").json["board"]["name"] != "Stale?"
+
+
+def test_mobile_guids_are_uuid5_of_the_url_namespace() -> None:
+    """The hand-made UUID 5 (made on every create) equals the standard library's, whatever the name."""
+    for name in ("0/service/tickets/1", "7/company/configurations/123456", "é/ü" * 40, ""):
+        assert url_uuid5(name) == str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+    assert url_uuid5("a") != url_uuid5("b")
