@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from cwsim.simulator.connectwise.backend import url_uuid5
+from cwsim.simulator.connectwise.query import Planner
 from cwsim.simulator.connectwise.rendering import Renderer
 
 from .conftest import Api
@@ -80,3 +81,54 @@ def test_mobile_guids_are_uuid5_of_the_url_namespace() -> None:
     for name in ("0/service/tickets/1", "7/company/configurations/123456", "é/ü" * 40, ""):
         assert url_uuid5(name) == str(uuid.uuid5(uuid.NAMESPACE_URL, name))
     assert url_uuid5("a") != url_uuid5("b")
+
+
+def _more_tickets_than_statuses(api: Api) -> None:
+    """The planner turns `status/name=...` into status ids only when the statuses are the smaller table."""
+    backend = api.world.backend
+    tickets = backend.collection("service/tickets")
+    statuses = len(backend.store.table("service/boards/statuses").records)
+    for number in range(statuses + 1 - len(backend.store.table("service/tickets").records)):
+        backend.create(tickets, {"summary": f"filler {number}", "company": {"id": 2}, "board": {"id": 1}})
+
+
+def _named(api: Api, ticket: dict, name: str) -> list[int]:
+    condition = f'status/name="{name}" and id={ticket["id"]}'
+    answer = api.get("service/tickets", query_string={"conditions": condition})
+    assert answer.status_code == 200, answer.json
+    return [row["id"] for row in answer.json]
+
+
+def _rename_status(api: Api, ticket: dict, name: str) -> None:
+    path = f"service/boards/{ticket['board']['id']}/statuses/{ticket['status']['id']}"
+    renamed = api.patch(path, json=[{"op": "replace", "path": "name", "value": name}])
+    assert renamed.status_code == 200, renamed.json
+
+
+def test_a_renamed_status_is_found_by_a_condition_asked_before(api: Api, ticket: dict) -> None:
+    _more_tickets_than_statuses(api)
+    assert _named(api, ticket, "Fresh name") == []
+    assert api.world.backend.matching_ids, "the planner should have kept the statuses matching the term"
+    _rename_status(api, ticket, "Fresh name")
+    assert _named(api, ticket, "Fresh name") == [ticket["id"]]
+
+
+def test_negative_control_matching_ids_kept_regardless_of_the_table_would_miss_the_rename(
+    api: Api, ticket: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept without the statuses table's version, the renamed status would not be found: the test above
+    catches that."""
+    kept: dict = {}
+    original = Planner._matching_ids
+
+    def forever(self: Planner, target, inner):
+        key = (target.table, inner.path, inner.op, inner.value)
+        if key not in kept:
+            kept[key] = original(self, target, inner)
+        return kept[key]
+
+    monkeypatch.setattr(Planner, "_matching_ids", forever)
+    _more_tickets_than_statuses(api)
+    assert _named(api, ticket, "Fresh name") == []
+    _rename_status(api, ticket, "Fresh name")
+    assert _named(api, ticket, "Fresh name") == []

@@ -68,6 +68,8 @@ class Backend:
             self.store.add_table(collection.table, indexed)
         self._renderers: dict[str, Renderer] = {}
         self.auth_cache: dict[tuple[str, bool, int], Principal] = {}
+        # Planner: per referenced table and condition term, (that table's version, the ids matching it).
+        self.matching_ids: dict[tuple[Any, ...], tuple[int, tuple[int, ...]]] = {}
         self.default_rows: dict[str, tuple[int, int | None]] = {}  # table -> (version, its defaultFlag row)
         self._children: dict[str, list[Collection]] = {}
         for collection in self.collections.values():
