@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from . import bench_alerts, bench_api, bench_fleet, bench_load, bench_servers
+from . import bench_alerts, bench_api, bench_fleet, bench_load, bench_query, bench_servers, bench_startup
 from .quiet import wait_for_quiet
 
 BENCHMARKS = {
     "api": bench_api.main,
     "servers": bench_servers.main,
+    "query": bench_query.main,
+    "startup": bench_startup.main,
     "fleet": bench_fleet.main,
     "intake": bench_alerts.intake_main,
     "delivery": bench_alerts.delivery_main,

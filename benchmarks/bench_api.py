@@ -41,8 +41,8 @@ def start_bare() -> ManagedProcess:
     return start("bare-flask", [sys.executable, "-m", "benchmarks.bare_flask", "--port", "0"])
 
 
-def seed_tickets(api_url: str, headers: dict[str, str], companies: int) -> None:
-    """10,000 tickets over every company: most on Datto Alerts, a third of those closed."""
+def seed_tickets(api_url: str, headers: dict[str, str], companies: int, tickets: int = TICKETS) -> None:
+    """10,000 tickets (or `tickets`) over every company: most on Datto Alerts, a third of those closed."""
 
     def create(chunk: range) -> None:
         with requests.Session() as session:
@@ -58,7 +58,7 @@ def seed_tickets(api_url: str, headers: dict[str, str], companies: int) -> None:
                     body["status"] = {"name": "Closed"}
                 session.post(f"{api_url}/service/tickets", json=body, timeout=30).raise_for_status()
 
-    chunks = [range(start, TICKETS, 4) for start in range(4)]
+    chunks = [range(start, tickets, 4) for start in range(4)]
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(create, chunks))
 

@@ -1,5 +1,5 @@
 """The fake's HTTP server: ticket POSTs per second for cwsim and the bare Flask app, each on waitress and on
-granian, and the time from `cwsim serve` starting to its health check answering.
+granian (the time from `cwsim serve` starting to its health check answering is `bench_startup`).
 
 Every round measures all four in turn (so a passing load on a shared machine falls on each alike) and its
 ratios are taken within the round; the figures printed are the median and the worst of the rounds. Targets
@@ -12,12 +12,9 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import requests
 
@@ -25,9 +22,9 @@ from cwsim.scenarios.processes import ManagedProcess, cwsim_command, start
 from cwsim.simulator.server import DEFAULT_SERVER, SERVERS
 
 from .bench_api import TICKET_BODY, cw_headers
+from .rounds import ROUNDS
 from .wrk import WRK_ARGS, post_script, run_wrk
 
-ROUNDS = max(1, int(os.environ.get("CWSIM_BENCH_ROUNDS", "3")))
 TARGET, AIM = 1.0, 1.2
 STARTUP_TIMEOUT = 120.0
 TICKETS = "/v4_6_release/apis/3.0/service/tickets"
@@ -55,27 +52,6 @@ def _wait_answering(url: str, timeout: float = STARTUP_TIMEOUT) -> None:
             time.sleep(0.01)  # polling a port with a deadline
 
 
-def startup_seconds(server: str) -> float:
-    """From starting `cwsim serve` to its health check answering us (it writes its ready file once it does)."""
-    with tempfile.TemporaryDirectory(prefix="cwsim-startup-") as folder:
-        ready = Path(folder) / "ready.json"
-        started = time.monotonic()
-        command = cwsim_command("serve", "--port", "0", "--smtp-port", "0", "--server", server)
-        command += ["--ready-file", str(ready)]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            while not ready.exists():
-                if process.poll() is not None or time.monotonic() - started > STARTUP_TIMEOUT:
-                    raise RuntimeError(f"cwsim serve --server {server} did not start")
-                time.sleep(0.005)  # polling for the ready file, with a deadline
-            url = json.loads(ready.read_text())["url"]
-            _wait_answering(f"{url}/_sim/health")
-            return time.monotonic() - started
-        finally:
-            process.terminate()
-            process.wait(30)
-
-
 def _spread(values: list[float], worst: Callable[[list[float]], float]) -> str:
     return f"{statistics.median(values):9.2f} {worst(values):9.2f}"
 
@@ -93,7 +69,6 @@ def main() -> int:
         flush=True,
     )
     rates: dict[tuple[str, str], list[float]] = {(app, server): [] for app in ("cwsim", "bare") for server in SERVERS}
-    startups: dict[str, list[float]] = {server: [] for server in SERVERS}
     loads = [before[0]]
     processes = {}
     try:
@@ -103,8 +78,6 @@ def main() -> int:
         facts = processes["cwsim", SERVERS[0]].facts
         script = post_script(json.dumps(TICKET_BODY), cw_headers(facts))
         for _ in range(ROUNDS):
-            for server in SERVERS:
-                startups[server].append(startup_seconds(server))
             for (app, server), process in processes.items():
                 result = run_wrk(f"{process.facts['url']}{TICKETS}", script)
                 if result.non_2xx or result.errors:
@@ -130,11 +103,6 @@ def main() -> int:
         ("bare Flask on granian / on waitress", ratios(("bare", "granian"), ("bare", "waitress"))),
     ):
         print(f"    {label:42}{_spread(values, min)}")
-    print(f"  {'cwsim serve start -> health answers, s':44}{'median':>9} {'worst':>9}")
-    for server, values in startups.items():
-        print(f"    {server:42}{_spread(values, max)}")
-    startup_ratio = statistics.median(startups["granian"]) / statistics.median(startups["waitress"])
-    print(f"    {'granian / waitress (medians)':42}{startup_ratio:9.2f}")
     print(
         f"  load average (1 min) through the runs: {', '.join(f'{load:.1f}' for load in loads)}"
         f" (on {os.cpu_count()} CPUs; above that count, the figures are measured on a busy machine)"

@@ -7,8 +7,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import trustme
-
 from .atomic_files import write_atomically
 
 SERVER_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -25,6 +23,8 @@ class LocalTls:
 
 def local_tls(ca_file: Path | None = None) -> LocalTls:
     """A new CA and server certificate; the CA's certificate is written to `ca_file` (default: a new temp dir)."""
+    import trustme  # imported here: with cryptography it is a tenth of a second of every start, needed only with --tls
+
     authority = trustme.CA(organization_name="cwsim local test CA")
     certificate = authority.issue_cert(*SERVER_NAMES)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

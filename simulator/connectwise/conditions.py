@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, NoReturn
 
 __all__ = [
@@ -198,8 +199,12 @@ def parse_datetime(text: str) -> datetime | None:
 # --------------------------------------------------------------------------- parser
 
 
+@lru_cache(maxsize=1024)
 def parse(text: str) -> Node | None:
-    """Parse condition text into a tree (None for empty text); raise ConditionError if it is malformed."""
+    """Parse condition text into a tree (None for empty text); raise ConditionError if it is malformed.
+
+    Cached: clients poll with the same few conditions, and the tree (frozen dataclasses) is never changed.
+    """
     return _Parser(text).parse()
 
 

@@ -190,12 +190,14 @@ def with_generated(hand: Iterable[Collection], base_schema: type[Schema]) -> lis
             collection.model = entry["item"]
             collection.schema_factory = _factory(builder, collection, collection.schema, None, refine=True)
     candidates: dict[str, tuple[str, str]] = {}
+    folded: set[str] = set()  # the candidates' tables, case-folded
     for model, home in index["homes"].items():
         home = PLACEHOLDER.sub("{parentId}", home)  # `/company/contacts/{id}/portalSecurity`: under a contact
         table = table_of(home)
-        if table in collections or table in candidates or table.casefold() in {t.casefold() for t in candidates}:
+        if table in collections or table in candidates or table.casefold() in folded:
             continue
         candidates[table] = (model, home)
+        folded.add(table.casefold())
     generated: list[Collection] = []
     changed = True
     while changed:  # a child is served only under a served parent

@@ -83,9 +83,9 @@ class Collection:
         """The table its records are read from: its own, or the one it is a view of."""
         return self.view_of or self.table
 
-    @property
+    @cached_property
     def table(self) -> str:
-        """The store table: the path without its parent placeholder."""
+        """The store table: the path without its parent placeholder (read on every request: computed once)."""
         return self.path.replace("/{parentId}", "")
 
     @cached_property
@@ -115,6 +115,18 @@ class Collection:
     def transient_fields(self) -> frozenset[str]:
         """Fields read on POST but never stored or returned (ticket `initialDescription`)."""
         return frozenset(name for name, f in self.loader.fields.items() if f.metadata.get("transient"))
+
+    @cached_property
+    def queryable_fields(self) -> dict[str, tuple[str, Any]]:
+        """The fields a condition or orderBy may name, by case-folded name -> (name, schema field).
+
+        Transient fields are left out; where two names fold alike, the first declared wins.
+        """
+        found: dict[str, tuple[str, Any]] = {}
+        for name, schema_field in self.loader.fields.items():
+            if not schema_field.metadata.get("transient"):
+                found.setdefault(name.casefold(), (name, schema_field))
+        return found
 
     @cached_property
     def post_only_fields(self) -> frozenset[str]:

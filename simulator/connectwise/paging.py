@@ -39,8 +39,10 @@ def encode_query(pairs: list[tuple[str, str]]) -> str:
 
 def link_header(base_url: str, kept_params: list[tuple[str, str]], links: dict[str, str], param: str) -> str:
     """`<url?...&page=2>; rel="next", ...` with `param` (page or pageId) last in every URL."""
+    kept = encode_query(kept_params) + "&" if kept_params else ""  # encoded once for every link
+    name = quote(param, safe="")
     parts = []
     for rel, value in links.items():
-        query = encode_query([*kept_params, (param, value)])
+        query = f"{kept}{name}={quote(value, safe=SAFE_IN_QUERY)}"
         parts.append(f'<{base_url}?{query}>; rel="{rel}"')
     return ", ".join(parts)

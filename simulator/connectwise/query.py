@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .model import Collection
 
 Record = dict[str, Any]
+MATCHING_IDS_CACHE_SIZE = 1024  # condition terms on referenced tables kept per backend
 META_FIELDS = {
     "lastupdated": ("_lastUpdated", "datetime"),
     "dateentered": ("_dateEntered", "datetime"),
@@ -58,11 +59,7 @@ def kind_of(schema_field: mm.Field) -> str:
 
 
 def _schema_field(collection: Collection, name: str) -> tuple[str, mm.Field] | None:
-    folded = name.casefold()
-    for field_name, schema_field in collection.loader.fields.items():
-        if field_name.casefold() == folded and not schema_field.metadata.get("transient"):
-            return field_name, schema_field
-    return None
+    return collection.queryable_fields.get(name.casefold())
 
 
 def _walk(keys: list[str]) -> Callable[[Any], Any]:
@@ -203,9 +200,30 @@ class Planner:
         if len(records) > len(self.table.records):
             return term
         inner = Comparison("/".join(rest), term.op, term.value, term.position)
+        return Comparison(f"{name}/id", "in", self._matching_ids(target, inner), term.position)
+
+    def _matching_ids(self, target: Collection, inner: Comparison) -> tuple[int, ...]:
+        """The ids of `target`'s records matching `inner`, kept on the backend until that table changes:
+        a client polling `status/name != "Closed"` does not rescan the statuses every time. Only a term on
+        the target's own fields is kept; one that joins further (`board/location/name`) reads other tables."""
+        table = self.backend.store.table(target.table)
+        key: tuple[Any, ...] | None = (target.table, inner.path, inner.op, inner.value)
+        try:
+            cached = self.backend.matching_ids.get(key) if "/" not in inner.path else None
+        except TypeError:  # a value that cannot be a key: computed every time
+            key, cached = None, None
+        if "/" in inner.path:
+            key = None
+        if cached is not None and cached[0] == table.version:
+            return cached[1]
+        version = table.version
         matches = conditions.compile_condition(inner, FieldResolver(self.backend, target))
-        ids = tuple(record_id for record_id, record in list(records.items()) if matches(record))
-        return Comparison(f"{name}/id", "in", ids, term.position)
+        ids = tuple(record_id for record_id, record in list(table.records.items()) if matches(record))
+        if key is not None:
+            if len(self.backend.matching_ids) > MATCHING_IDS_CACHE_SIZE:
+                self.backend.matching_ids.clear()
+            self.backend.matching_ids[key] = (version, ids)
+        return ids
 
     def plan(self, node: Node | None) -> tuple[set[int] | None, Node | None]:
         """(candidate ids or None for a scan, what is left to check on each candidate).

@@ -9,14 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import format_cw_datetime
 from .fields import CwDateTime, Ref
+from .store import Table
 
 if TYPE_CHECKING:
     from .backend import Backend
     from .model import Collection
 
 Record = dict[str, Any]
+Step = tuple[str, int, "Collection | None", "tuple[str, ...] | None"]  # field, kind, referenced collection, shape
 PLAIN, WHEN, REFERENCE = 0, 1, 2
 REFERENCE_CACHE_SIZE = 4096
+LAYOUT_CACHE_SIZE = 256
+RENDER_CACHE_SIZE = 4096  # rendered records kept per collection (a few MiB of tickets at most)
+INFO_FIELDS = tuple((key, "_" + key) for key in ("lastUpdated", "updatedBy", "dateEntered", "enteredBy"))
 SHAPE_ALIASES = {"sort": "sortOrder"}  # a reference's field stored under another name on its record
 
 
@@ -34,7 +39,7 @@ class Renderer:
     def __init__(self, backend: Backend, collection: Collection) -> None:
         self.backend = backend
         self.collection = collection
-        self.plan: list[tuple[str, int, Collection | None, tuple[str, ...] | None]] = []
+        self.plan: list[Step] = []
         self._references: dict[tuple[str, int, str, Any], tuple[int, dict[str, Any]]] = {}
         for name, schema_field in collection.loader.fields.items():
             if schema_field.load_only:
@@ -46,6 +51,12 @@ class Renderer:
                 self.plan.append((name, WHEN, None, None))
             else:
                 self.plan.append((name, PLAIN, None, None))
+        # The plan cut to the fields a record has, per layout (its keys in order): records of a table
+        # mostly share a handful of layouts, and a ticket holds about 50 of the 110 fields it may show.
+        # Beside it, the tables its references read, whose versions say when a rendering is stale.
+        self._layouts: dict[tuple[str, ...], tuple[list[Step], list[tuple[str, Table]]]] = {}
+        self._links = [(name, "/" + template) for name, template in collection.links.items()]
+        self._rendered: dict[int, tuple[Record, str, tuple[int, ...], dict[str, Any]]] = {}
 
     def reference(
         self, target: Collection, target_id: int, base_url: str, shape: tuple[str, ...] | None = None
@@ -80,9 +91,43 @@ class Renderer:
         }
 
     def render(self, record: Record, base_url: str) -> dict[str, Any]:
+        """The record as ConnectWise shows it. Callers must not change what they get.
+
+        Kept per record until the record is replaced (stored records are never changed in place, so
+        the same object means the same fields) or a table its references show changes: a client
+        polling the same page gets the same dicts back without rendering them again.
+        """
+        layout = tuple(record)
+        known = self._layouts.get(layout)
+        if known is None:
+            known = self._layout(layout)
+        plan, references = known
+        stamp = tuple([table.version for name, table in references if record[name] is not None])
+        record_id = record.get("id")
+        cached = self._rendered.get(record_id)  # type: ignore[arg-type]
+        if cached is not None and cached[0] is record and cached[1] == base_url and cached[2] == stamp:
+            return cached[3]
+        out = self._render(record, base_url, plan)
+        if isinstance(record_id, int):
+            if len(self._rendered) >= RENDER_CACHE_SIZE:
+                self._rendered.clear()
+            self._rendered[record_id] = (record, base_url, stamp, out)
+        return out
+
+    def _layout(self, layout: tuple[str, ...]) -> tuple[list[Step], list[tuple[str, Table]]]:
+        present = set(layout)
+        plan = [step for step in self.plan if step[0] in present]
+        store = self.backend.store
+        references = [(name, store.table(target.table)) for name, kind, target, _ in plan if target is not None]
+        if len(self._layouts) > LAYOUT_CACHE_SIZE:
+            self._layouts.clear()
+        self._layouts[layout] = plan, references
+        return plan, references
+
+    def _render(self, record: Record, base_url: str, plan: list[Step]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, kind, target, shape in self.plan:
-            value = record.get(name)
+        for name, kind, target, shape in plan:
+            value = record[name]
             if value is None:
                 continue
             if kind == PLAIN:
@@ -96,12 +141,14 @@ class Renderer:
 
     def info(self, record: Record, base_url: str) -> dict[str, str]:
         info: dict[str, str] = {}
-        for key in ("lastUpdated", "updatedBy", "dateEntered", "enteredBy"):
-            value = record.get("_" + key)
+        for key, stored in INFO_FIELDS:
+            value = record.get(stored)
             if value is not None:
                 info[key] = value if isinstance(value, str) else format_cw_datetime(value)
-        for name, template in self.collection.links.items():
-            info[name] = f"{base_url}/{template.format(id=record['id'])}"
+        if self._links:
+            record_id = str(record["id"])
+            for name, template in self._links:
+                info[name] = base_url + template.replace("{id}", record_id)
         return info
 
 
