@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..clock import format_cw_datetime
+from .custom_fields import custom_fields_for
 from .fields import CwDateTime, Ref
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class Renderer:
                 self.plan.append((name, WHEN, None, None))
             else:
                 self.plan.append((name, PLAIN, None, None))
+        shows_custom = "customFields" in collection.loader.fields and not collection.view_of
+        self.custom_fields = custom_fields_for(backend, collection.table, shows_custom)
 
     def reference(
         self, target: Collection, target_id: int, base_url: str, shape: tuple[str, ...] | None = None
@@ -91,6 +94,10 @@ class Renderer:
                 out[name] = format_cw_datetime(value)
             else:
                 out[name] = self.reference(target, value, base_url, shape)
+        if self.custom_fields is not None:
+            shown = self.custom_fields.of(record.get("customFields"))
+            if shown:
+                out["customFields"] = shown
         out["_info"] = self.info(record, base_url)
         return out
 

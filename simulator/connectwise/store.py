@@ -39,6 +39,7 @@ class Table:
         self.name = name
         self.records: dict[int, Record] = {}
         self.next_id = 1
+        self.sequence: Table = self  # whose next_id numbers new records (another table's, when they share ids)
         self.version = 0  # bumped on every write, so callers can cache what they derive from it
         self.indexes: dict[str, dict[Hashable, set[int]]] = {field: {} for field in indexed_fields}
 
@@ -89,6 +90,10 @@ class Store:
     def table(self, name: str) -> Table:
         return self.tables[name]
 
+    def share_ids(self, name: str, owner: str) -> None:
+        """New records of `name` take their ids from `owner`'s sequence, so no id is in both tables."""
+        self.tables[name].sequence = self.tables[owner]
+
     def get(self, table: str, record_id: int) -> Record | None:
         return self.tables[table].records.get(record_id)
 
@@ -97,8 +102,8 @@ class Store:
         with self.lock:
             table = self.tables[table_name]
             stored = dict(record)
-            stored["id"] = table.next_id
-            table.next_id += 1
+            stored["id"] = table.sequence.next_id
+            table.sequence.next_id += 1
             table.records[stored["id"]] = stored
             table._index(stored)
             table.version += 1
