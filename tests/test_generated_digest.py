@@ -28,7 +28,7 @@ SEED = 11
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 # sha256 of the canonical JSON of seed 11's tenant (36 companies) and of its fleet.
-KNOWN_TENANT_DIGEST = "75931c48142e10311419d7f23d2501c410e670b18444ec49c6ef97cada9e86d9"
+KNOWN_TENANT_DIGEST = "5d3c1f0da1522872ba368c0f268162b1f7f66a82ad16ea1f590e2f1bbbfebea4"
 KNOWN_FLEET_DIGEST = "f99857d39032af16ff831dde858f82ffdc6fd31a8f3b05eaeb87b89f5e441585"
 
 

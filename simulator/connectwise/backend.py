@@ -33,6 +33,8 @@ ADDITIONS = "finance/agreements/additions"
 PATCH_OPS = {"add", "replace", "remove"}
 # Tables whose records ConnectWise numbers from one sequence: service and project tickets are one
 # kind of record there, so a project ticket never has a service ticket's id (clients key them together).
+# Each table keeps its own counter (a fresh tenant's service tickets still start at 1) and skips the
+# ids the other holds.
 SHARED_ID_SEQUENCES = {"project/tickets": "service/tickets"}
 
 

@@ -346,7 +346,7 @@ def _reference_views(
             parent=Parent("_parentId", parent_table),
             methods=READ_ONLY,
             model=item,
-            view=records_pointing_at(source.table, links),
+            view=records_pointing_at(source.table, links, parent_table),
         )
         view.schema_factory = _factory(builder, view, base_schema, None)
         collections[view.table] = view

@@ -12,6 +12,7 @@ from .backend import Backend
 from .examples import create_example
 
 Rows = list[dict[str, Any]]
+FIRST_PROJECT_TICKET_ID = 1001
 BUSINESS_HOURS = {
     f"{day}{edge}Time": hour
     for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
@@ -216,6 +217,9 @@ def add_work(backend: Backend, company_ids: list[int]) -> None:
     for board_id in sorted(backend.store.table("service/boards").records):
         _add_board_items(backend, board_id)
     _add_calendar_setup(backend)
+    # Project tickets share the ticket id space (store.share_ids); numbering them from here leaves a fresh
+    # tenant's service tickets starting at 1, as a tenant without project work has them.
+    backend.store.table("project/tickets").next_id = FIRST_PROJECT_TICKET_ID
     for number, company_id in enumerate(company_ids[:3], start=1):
         ticket_id = _add_project(backend, number, company_id)
         opportunity_id = _add_opportunity(backend, number, company_id)
