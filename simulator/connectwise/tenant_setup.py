@@ -12,6 +12,7 @@ from .backend import Backend
 from .examples import create_example
 
 Rows = list[dict[str, Any]]
+LABELS = ("name", "description", "identifier", "caption", "title", "color", "probability")
 FIRST_PROJECT_TICKET_ID = 1001
 BUSINESS_HOURS = {
     f"{day}{edge}Time": hour
@@ -189,14 +190,175 @@ SETUP: dict[str, Rows] = {
 }
 
 
+# The rest of a tenant's setup lists, as a new tenant has them (in this order: later rows name earlier ones).
+MORE_SETUP: dict[str, Rows] = {
+    "finance/currencies": [
+        {"currencyIdentifier": "USD", "name": "US Dollar", "symbol": "$", "numberOfDecimals": 2},
+        {"currencyIdentifier": "CAD", "name": "Canadian Dollar", "symbol": "$", "numberOfDecimals": 2},
+    ],
+    "company/countries": [
+        {"name": "United States", "currency": {"name": "US Dollar"}, "defaultFlag": True, "countryCode": "US"},
+        {"name": "Canada", "currency": {"name": "Canadian Dollar"}, "countryCode": "CA"},
+    ],
+    "company/states": [
+        {"identifier": "WA", "name": "Washington", "country": {"name": "United States"}},
+        {"identifier": "OR", "name": "Oregon", "country": {"name": "United States"}},
+        {"identifier": "CA", "name": "California", "country": {"name": "United States"}},
+        {"identifier": "ON", "name": "Ontario", "country": {"name": "Canada"}},
+    ],
+    "finance/billingTerms": [
+        {"name": "Net 30 days", "dueDays": 30, "defaultFlag": True},
+        {"name": "Net 15 days", "dueDays": 15},
+        {"name": "Due on receipt", "dueDays": 0},
+    ],
+    "finance/billingCycles": [
+        {"identifier": "MON", "name": "Monthly", "billingOptions": "Monthly", "defaultFlag": True},
+        {"identifier": "QTR", "name": "Quarterly", "billingOptions": "Quarterly"},
+        {"identifier": "YR", "name": "Yearly", "billingOptions": "Yearly"},
+    ],
+    "finance/billingStatuses": [
+        {"name": "Open", "sortOrder": 1, "defaultFlag": True},
+        {"name": "Sent", "sortOrder": 2, "sentFlag": True},
+        {"name": "Paid", "sortOrder": 3, "closedFlag": True},
+    ],
+    "finance/deliveryMethods": [{"name": "Email", "defaultFlag": True}, {"name": "Mail"}],
+    "finance/taxCodes": [
+        {
+            "identifier": "STATE",
+            "description": "State sales tax",
+            "invoiceCaption": "Sales Tax",
+            "effectiveDate": "2026-01-01T00:00:00Z",
+            "defaultFlag": True,
+            "levelOneRate": 6.5,
+            "levelOneRateType": "Percent",
+        },
+        {
+            "identifier": "EXEMPT",
+            "description": "Tax exempt",
+            "invoiceCaption": "Exempt",
+            "effectiveDate": "2026-01-01T00:00:00Z",
+        },
+    ],
+    "finance/invoiceTemplates": [{"name": "Standard Invoice"}, {"name": "Agreement Invoice"}],
+    "finance/invoiceEmailTemplates": [
+        {"name": "Standard invoice email", "subject": "Your invoice from cwsim Managed Services"}
+    ],
+    "marketing/campaigns/statuses": [{"name": "Active", "defaultFlag": True}, {"name": "Completed"}],
+    "marketing/campaigns/types": [{"name": "Email"}, {"name": "Event"}, {"name": "Webinar"}],
+    "sales/opportunities/ratings": [
+        {"name": "Hot", "sortOrder": 1},
+        {"name": "Warm", "sortOrder": 2},
+        {"name": "Cold", "sortOrder": 3},
+    ],
+    "sales/roles": [{"name": "Sales Rep"}, {"name": "Sales Manager"}],
+    "sales/orders/statuses": [
+        {"name": "New", "defaultFlag": True, "sortOrder": 1},
+        {"name": "Approved", "sortOrder": 2},
+        {"name": "Invoiced", "sortOrder": 3, "closedFlag": True},
+    ],
+    "service/SLAs": [
+        {"name": "Standard SLA", "basedOn": "MyCalendar", "defaultFlag": True},
+        {"name": "24x7 SLA", "basedOn": "AllHours"},
+    ],
+    "service/impacts": [{"description": "High"}, {"description": "Medium"}, {"description": "Low"}],
+    "service/severities": [{"description": "High"}, {"description": "Medium"}, {"description": "Low"}],
+    "service/codes": [{"name": "HW", "description": "Hardware"}, {"name": "SW", "description": "Software"}],
+    "service/teams": [{"name": "Service Desk"}, {"name": "Field Services"}],
+    "service/knowledgeBaseCategories": [{"name": "Backup and Recovery"}, {"name": "Networking"}],
+    "service/knowledgeBaseSubCategories": [
+        {"name": "Datto appliances", "category": {"name": "Backup and Recovery"}},
+        {"name": "Firewalls", "category": {"name": "Networking"}},
+    ],
+    "service/knowledgeBaseArticles": [
+        {
+            "title": "A Datto backup fails with a locked volume",
+            "issue": "Backups fail because another process holds the volume.",
+            "resolution": "Restart the VSS writers on the protected machine, then retry the backup.",
+        }
+    ],
+    "service/surveys": [{"name": "Ticket close survey"}],
+    "procurement/categories": [{"name": "Hardware"}, {"name": "Software"}, {"name": "Services"}],
+    "procurement/subcategories": [
+        {"name": "Backup appliances", "category": {"name": "Hardware"}},
+        {"name": "Licensing", "category": {"name": "Software"}},
+        {"name": "Managed services", "category": {"name": "Services"}},
+    ],
+    "procurement/types": [{"name": "Hardware"}, {"name": "Software"}, {"name": "Service"}],
+    "procurement/manufacturers": [{"name": "Datto"}, {"name": "Dell"}, {"name": "Microsoft"}, {"name": "Cisco"}],
+    "procurement/unitOfMeasures": [{"name": "Each"}, {"name": "Hour"}, {"name": "Month"}],
+    "procurement/shipmentmethods": [{"name": "UPS Ground"}, {"name": "FedEx Overnight"}],
+    "procurement/warehouses": [
+        {
+            "name": "Main Warehouse",
+            "location": {"name": "Main"},
+            "department": {"name": "Services"},
+            "overallDefaultFlag": True,
+        }
+    ],
+    "procurement/warehouseBins": [{"name": "Shelf A", "warehouse": {"name": "Main Warehouse"}}],
+    "procurement/purchaseorderstatuses": [
+        {"name": "Open", "defaultFlag": True, "sortOrder": 1},
+        {"name": "Ordered", "sortOrder": 2},
+        {"name": "Closed", "closedFlag": True, "sortOrder": 3},
+    ],
+    "procurement/rmaStatuses": [{"name": "Open", "defaultFlag": True}, {"name": "Closed", "closedFlag": True}],
+    "procurement/rmaActions": [{"name": "Repair"}, {"name": "Replace"}],
+    "procurement/RMADispositions": [{"name": "Return to vendor"}, {"name": "Scrap"}],
+    "procurement/pricingschedules": [{"name": "Standard pricing", "defaultFlag": True}],
+    "company/ownershipTypes": [{"name": "Private"}, {"name": "Public"}, {"name": "Non-Profit"}],
+    "company/marketDescriptions": [{"name": "Healthcare"}, {"name": "Legal"}, {"name": "Manufacturing"}],
+    "company/contacts/departments": [{"name": "IT"}, {"name": "Finance"}, {"name": "Operations"}],
+    "company/contacts/relationships": [{"name": "Decision Maker"}, {"name": "Influencer"}],
+    "company/tracks": [{"name": "New client onboarding"}],
+    "company/portalConfigurations": [{"name": "Default portal", "defaultFlag": True, "language": "English"}],
+    "expense/classifications": [{"name": "Reimbursable"}, {"name": "Non-Reimbursable"}],
+    "expense/types": [
+        {
+            "name": "Mileage",
+            "amountCaption": "Miles",
+            "billExpenses": "Billable",
+            "invoiceMarkupOption": "Mile",
+            "mileageFlag": True,
+            "reimbursementRate": 0.7,
+        },
+        {"name": "Meals", "amountCaption": "Amount", "billExpenses": "DoNotBill", "invoiceMarkupOption": "Amount"},
+    ],
+    "expense/paymentTypes": [
+        {"name": "Cash", "classification": {"name": "Reimbursable"}},
+        {"name": "Company credit card", "classification": {"name": "Non-Reimbursable"}},
+    ],
+    "system/skillCategories": [{"name": "Backup"}, {"name": "Networking"}],
+    "system/skills": [
+        {"name": "Datto BCDR", "category": {"name": "Backup"}},
+        {"name": "Firewall configuration", "category": {"name": "Networking"}},
+    ],
+    "system/members/types": [{"name": "Employee"}, {"name": "Contractor"}],
+    "system/securityroles": [{"name": "Admin", "adminFlag": True}, {"name": "Technician"}, {"name": "Sales"}],
+    "system/inOutTypes": [{"description": "Vacation"}, {"description": "Sick"}, {"description": "Training"}],
+    "system/reportCards": [{"name": "Technician scorecard"}],
+    "system/surveys": [{"name": "Customer satisfaction"}],
+    "system/links": [{"name": "Datto partner portal", "url": "https://portal.dattobackup.com"}],
+    "schedule/reminderTimes": [{"name": "15 minutes", "time": 15, "defaultFlag": True}, {"name": "1 hour", "time": 60}],
+    "schedule/colors": [
+        {"startPercent": 0, "endPercent": 50, "color": "#5CB85C"},
+        {"startPercent": 51, "endPercent": 100, "color": "#D9534F"},
+    ],
+    "project/statusIndicators": [{"identifier": "OnTrack", "name": "On track", "color": "Green"}],
+    "system/cwTimeZones": [
+        {"name": "Pacific Time", "offset": -8.0, "daylightSavingsFlag": True},
+        {"name": "Eastern Time", "offset": -5.0, "daylightSavingsFlag": True},
+    ],
+}
+
+
 def add_setup(backend: Backend) -> None:
     """The setup tables above, each row on top of its model's example body; unknown fields are ignored."""
-    for table, rows in SETUP.items():
+    for table, rows in (*SETUP.items(), *MORE_SETUP.items()):
         if table not in backend.collections:
             continue
         collection = backend.collection(table)
         for row in rows:
-            label = str(row.get("name") or row.get("description") or row.get("probability"))
+            label = str(next(row[key] for key in LABELS if row.get(key) is not None))
             create_example(backend, collection, label, row)
 
 
