@@ -28,7 +28,7 @@ SEED = 11
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 # sha256 of the canonical JSON of seed 11's tenant (36 companies) and of its fleet.
-KNOWN_TENANT_DIGEST = "5d3c1f0da1522872ba368c0f268162b1f7f66a82ad16ea1f590e2f1bbbfebea4"
+KNOWN_TENANT_DIGEST = "86280694858f12337e283a5e99b7a386159402552a566f88b26080be113d10d2"
 KNOWN_FLEET_DIGEST = "f99857d39032af16ff831dde858f82ffdc6fd31a8f3b05eaeb87b89f5e441585"
 
 

@@ -44,6 +44,47 @@ def billable_from_work_type(ctx: WriteContext) -> None:
     ctx.record["billableOption"] = work_type.get("billTime") or "Billable"
 
 
+# Amounts and estimates ConnectWise answers as 0 until someone sets them (present in real responses, e.g.
+# django-connectwise's copies of them). Hours it computes from time and schedule entries are left out.
+ESTIMATES = (
+    "estimatedTimeCost",
+    "estimatedExpenseCost",
+    "estimatedProductCost",
+    "estimatedTimeRevenue",
+    "estimatedExpenseRevenue",
+    "estimatedProductRevenue",
+    "billingAmount",
+    "downpayment",
+    "poAmount",
+)
+COUNTERS = {"Project": ESTIMATES, "ProjectPhase": ESTIMATES, "Opportunity": ("totalSalesTax",)}
+
+
+def counters(names: tuple[str, ...]) -> Rule:
+    def start_at_zero(ctx: WriteContext) -> None:
+        if ctx.is_create:
+            for name in names:
+                if ctx.record.get(name) is None and name in ctx.collection.loader.fields:
+                    ctx.record[name] = 0.0
+
+    return start_at_zero
+
+
+def schedule_hours(ctx: WriteContext) -> None:
+    """A schedule entry's `hours`: the length of its span."""
+    start, end = ctx.record.get("dateStart"), ctx.record.get("dateEnd")
+    if ctx.record.get("hours") is None and start is not None and end is not None:
+        ctx.record["hours"] = round((end - start).total_seconds() / 3600, 2)
+
+
+def time_entry_entered(ctx: WriteContext) -> None:
+    """A new time entry is `Open`, entered now by the writer."""
+    if ctx.is_create:
+        ctx.record["status"] = ctx.record.get("status") or "Open"
+        ctx.record["enteredBy"] = ctx.principal.identifier
+        ctx.record["dateEntered"] = ctx.backend.now()
+
+
 def rules_for(model: str) -> tuple[Rule, ...]:
     """The default-filling rules a model's records get."""
     fields = model_fields(model)
@@ -52,4 +93,10 @@ def rules_for(model: str) -> tuple[Rule, ...]:
         found.append(owner_levels)
     if "billableOption" in fields and "workType" in fields:
         found.append(billable_from_work_type)
+    if model in COUNTERS:
+        found.append(counters(COUNTERS[model]))
+    if model == "ScheduleEntry":
+        found.append(schedule_hours)
+    if model == "TimeEntry":
+        found.append(time_entry_entered)
     return tuple(found)
