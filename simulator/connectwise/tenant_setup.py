@@ -69,7 +69,11 @@ SETUP: dict[str, Rows] = {
         {"description": "Billing"},
         {"description": "Technical"},
     ],
-    "company/noteTypes": [{"identifier": "General", "name": "General", "defaultFlag": True}, {"name": "Meeting"}],
+    "company/noteTypes": [
+        {"identifier": "General", "name": "General", "defaultFlag": True},
+        {"identifier": "Meeting", "name": "Meeting"},
+        {"identifier": "FollowUp", "name": "Follow Up"},
+    ],
     "company/communicationTypes": [
         {"description": "Email", "emailFlag": True, "defaultFlag": True},
         {"description": "Direct", "phoneFlag": True},
