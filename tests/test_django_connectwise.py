@@ -33,38 +33,13 @@ from .djcwkit import (
     stale_reasons,
 )
 
-# The steps that do not sync today, each with what the fake lacks (read from the step's error and
-# from djconnectwise/sync.py). Remove a line when the fake serves it: the test fails until you do.
+# The steps that do not sync, each with what the fake lacks (read from the step's error and from
+# djconnectwise/sync.py); none today: every step stores at least one record. A step that stops syncing
+# goes back here with its reason, worded like these so stale_reasons can check the unserved ones.
+# Remove a line when the fake serves it: the test fails until you do.
 EMPTY = "{} is served, but the default tenant holds none"
 NOT_SERVED = "GET {} is not served by the fake (NotImplementedByFake, which the library reads as 404)"
-KNOWN_GAPS: dict[str, str] = {
-    "project_role": EMPTY.format("project/securityRoles"),
-    "standard_note": EMPTY.format("system/standardNotes"),
-    "company_team": EMPTY.format("company/companies/{id}/teams"),
-    "contact_communication": EMPTY.format("company/contacts/{id}/communications"),
-    "opportunity": "the fake's opportunities lack expectedCloseDate, which the library stores NOT NULL: storing "
-    "each fails `NOT NULL constraint failed: djconnectwise_opportunity.expected_close_date` and it only logs it",
-    "holiday": EMPTY.format("schedule/holidayLists/{id}/holidays"),
-    "company_other": EMPTY.format("system/myCompany/other"),
-    "sub_type": EMPTY.format("service/boards/{id}/subtypes"),
-    "item": EMPTY.format("service/boards/{id}/items"),
-    "type_subtype_item_association": EMPTY.format("service/boards/{id}/typeSubTypeItemAssociations"),
-    "project_ticket": EMPTY.format("project/tickets"),
-    "activity_type": "the fake's activity types lack points, which the library stores NOT NULL: storing each "
-    "fails `NOT NULL constraint failed: djconnectwise_activitytype.points` and it only logs it",
-    "activity": "follows from activity_type, which stores none: the library links each activity to its stored type",
-    "schedule_entry": "it pages schedule/entries by the stored ticket, opportunity and activity ids; the seeded "
-    "entries name none of the tickets the test makes, and no opportunity or activity is stored",
-    "project_team_member": EMPTY.format("project/projects/{id}/teamMembers"),
-    "ticket_udf": "the fake's tickets carry no customFields (the tenant defines no ticket user-defined fields)",
-    "project_udf": "the fake's projects carry no customFields",
-    "activity_udf": "the fake's activities carry no customFields",
-    "opportunity_udf": "the fake's opportunities carry no customFields",
-    "opportunity_note": "nothing to fetch: it lists sales/opportunities/{id}/notes for each stored "
-    "opportunity, and opportunity stores none",
-    "time_entry": "it pages time/entries by `chargeToId in (...)` over the stored tickets; the seeded time "
-    "entries are charged to none of the tickets the test makes",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 # Stages of the ticket path that fail today, with the reason (none since the fake's tickets carry
 # customerUpdatedFlag); each stage's request reaches the fake, whose record the test checks either way.
@@ -126,9 +101,14 @@ def test_every_cwsync_step_syncs_or_is_a_known_gap(harness: Harness, cwsim: Cwsi
     assert len(results) > 50, report
     assert ratchet_problems(results, KNOWN_GAPS) == [], report
     assert stale_reasons(results, KNOWN_GAPS) == [], report
-    # Negative control on the same results: forgetting any one known gap breaks the ratchet.
+    # Negative controls on the same results: forgetting any one known gap breaks the ratchet, and so does
+    # any step that stored nothing or failed.
     for step in KNOWN_GAPS:
         assert ratchet_problems(results, {name: why for name, why in KNOWN_GAPS.items() if name != step})
+    for index, result in enumerate(results):
+        if result.step not in KNOWN_GAPS:
+            for broken in (StepResult(result.step, created=0), StepResult(result.step, error="Resource not found")):
+                assert ratchet_problems([*results[:index], broken, *results[index + 1 :]], KNOWN_GAPS), broken
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ SEED = 11
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 # sha256 of the canonical JSON of seed 11's tenant (36 companies) and of its fleet.
-KNOWN_TENANT_DIGEST = "75931c48142e10311419d7f23d2501c410e670b18444ec49c6ef97cada9e86d9"
+KNOWN_TENANT_DIGEST = "9c212e11f7def661c04f0bdfa81c82870193b3714c59bea5039dc2f09a81c566"
 KNOWN_FLEET_DIGEST = "f99857d39032af16ff831dde858f82ffdc6fd31a8f3b05eaeb87b89f5e441585"
 
 

@@ -38,7 +38,7 @@ def test_the_api_answers_under_v4_6_release_and_the_advertised_codebase(api: Api
 def test_paths_match_case_insensitively_with_or_without_a_trailing_slash(api: Api, path: str) -> None:
     response = api.get(path)
     assert response.status_code == 200
-    assert {board["name"] for board in response.get_json()} == {"Help Desk", "Datto Alerts"}
+    assert {board["name"] for board in response.get_json()} == {"Help Desk", "Datto Alerts", "Professional Services"}
 
 
 def test_child_paths_match_case_insensitively_too(api: Api) -> None:

@@ -48,7 +48,7 @@ def big_tenant() -> Iterator[RunningServer]:
 def test_it_looks_up_the_codebase_and_lists_boards(cw: LocalCW) -> None:
     assert cw.codebase.endswith("/")
     boards = cw.service.boards.get(params={"conditions": "inactiveFlag=false", "orderBy": "name asc"})
-    assert [board.name for board in boards] == ["Datto Alerts", "Help Desk"]
+    assert [board.name for board in boards] == ["Datto Alerts", "Help Desk", "Professional Services"]
 
 
 def test_it_creates_a_ticket_and_reads_its_notes(cw: LocalCW) -> None:

@@ -163,7 +163,7 @@ REAL_CLIENT_CONDITIONS = [
     ("service/tickets", "status/id not in (1,2,3)", 2),
     ("company/companies", "deletedFlag=False", 12),
     ("company/companies", 'name like "%a%"', None),
-    ("service/boards", "inactiveFlag=false", 2),
+    ("service/boards", "inactiveFlag=false", 3),
     ("service/boards", 'name="Help Desk"', 1),
     ("service/boards/2/statuses", "inactive=False", 4),
     ("system/members", 'identifier="cwsim-api"', 1),

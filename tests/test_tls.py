@@ -62,7 +62,7 @@ def looks_up_the_codebase(cw: ConnectWiseManageAPIClient, seen: dict[str, Any]) 
 
 def lists_boards(cw: ConnectWiseManageAPIClient, seen: dict[str, Any]) -> None:
     boards = cw.service.boards.get(params={"conditions": "inactiveFlag=false", "orderBy": "name asc"})
-    assert [board.name for board in boards] == ["Datto Alerts", "Help Desk"]
+    assert [board.name for board in boards] == ["Datto Alerts", "Help Desk", "Professional Services"]
     seen["board"] = boards[0]
     assert boards[0].info["statuses_href"].startswith(f"https://127.0.0.1:{seen['port']}/")
 

@@ -33,6 +33,11 @@ from .store import Record, Store, index_key
 
 ADDITIONS = "finance/agreements/additions"
 PATCH_OPS = {"add", "replace", "remove"}
+# Tables whose records ConnectWise numbers from one sequence: service and project tickets are one
+# kind of record there, so a project ticket never has a service ticket's id (clients key them together).
+# Each table keeps its own counter (a fresh tenant's service tickets still start at 1) and skips the
+# ids the other holds.
+SHARED_ID_SEQUENCES = {"project/tickets": "service/tickets"}
 
 
 @dataclass
@@ -67,6 +72,9 @@ class Backend:
             if collection.parent is not None:
                 indexed.add(collection.parent.field)
             self.store.add_table(collection.table, indexed)
+        for table, owner in SHARED_ID_SEQUENCES.items():
+            if table in self.store.tables and owner in self.store.tables:
+                self.store.share_ids(table, owner)
         self._renderers: dict[str, Renderer] = {}
         self.auth_cache: dict[tuple[str, bool, int], Principal] = {}
         self.stubs: tuple[StubSpec, ...] = ()  # what the tenant file pins (simulator/stubs.py); served by the world
@@ -450,6 +458,10 @@ class Backend:
             return
         parent = self.collection(collection.parent.collection)
         record = None if parent_id is None else self.store.get(parent.table, parent_id)
+        if record is None and parent_id is not None:
+            # A project ticket is a ticket too: its service notes and time entries live under service/tickets/{id}.
+            sharing = [table for table, owner in SHARED_ID_SEQUENCES.items() if owner == parent.table]
+            record = next((found for t in sharing if (found := self.store.get(t, parent_id)) is not None), None)
         visible = visibility(self, principal)
         if record is None or (visible is not None and not visible(record)):
             raise not_found(parent.resource, parent_id)

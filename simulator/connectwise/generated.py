@@ -15,7 +15,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from . import rules
+from . import rules, server_defaults
 from .fields import CwDateTime, Flag, Int, Nested, Number, Ref, Text
 from .model import READ_ONLY, Collection, Parent
 from .schema_index import (
@@ -59,6 +59,8 @@ DATE = r"^\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$"
 PLACEHOLDER = re.compile(r"\{[^}]+\}")
 # References whose "default" is per owner (a company's default contact), never a tenant-wide row.
 OWNED_DEFAULTS = frozenset({"company/contacts"})
+# The flag that marks a table's default row (a work type's is its "overall" default).
+DEFAULT_FLAGS = ("defaultFlag", "overallDefaultFlag")
 
 
 def api_for(path: str) -> str:
@@ -133,12 +135,10 @@ class SchemaBuilder:
             if target is not None:
                 default = None
                 target_collection = self.collections[target]
-                if (
-                    target_collection.parent is None
-                    and target not in OWNED_DEFAULTS
-                    and "defaultFlag" in model_fields(target_collection.model or "")
-                ):
-                    default = rules.default_row(target)
+                target_fields = model_fields(target_collection.model or "")
+                flag = next((name for name in DEFAULT_FLAGS if name in target_fields), None)
+                if target_collection.parent is None and target not in OWNED_DEFAULTS and flag is not None:
+                    default = rules.default_row(target, flag)
                 ref = Ref(target, default=default, **options)
                 ref.shape = reference_shape(spec["ref"])
                 return ref
@@ -276,7 +276,7 @@ def _generated(
         api_for(path),
         parent=parent,
         lookup=lookup,
-        rules=one_default,
+        rules=one_default + server_defaults.rules_for(model),
         methods=methods & frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"}),
         model=model,
     )
@@ -348,7 +348,7 @@ def _reference_views(
             parent=Parent("_parentId", parent_table),
             methods=READ_ONLY,
             model=item,
-            view=records_pointing_at(source.table, links),
+            view=records_pointing_at(source.table, links, parent_table),
         )
         view.schema_factory = _factory(builder, view, base_schema, None)
         collections[view.table] = view

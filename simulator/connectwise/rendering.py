@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..clock import format_cw_datetime
+from .custom_fields import custom_fields_for
 from .fields import CwDateTime, Ref
 from .store import Table
 
@@ -57,6 +58,8 @@ class Renderer:
         self._layouts: dict[tuple[str, ...], tuple[list[Step], list[tuple[str, Table]]]] = {}
         self._links = [(name, "/" + template) for name, template in collection.links.items()]
         self._rendered: dict[int, tuple[Record, str, tuple[int, ...], dict[str, Any]]] = {}
+        shows_custom = "customFields" in collection.loader.fields and not collection.view_of
+        self.custom_fields = custom_fields_for(backend, collection.table, shows_custom)
 
     def reference(
         self, target: Collection, target_id: int, base_url: str, shape: tuple[str, ...] | None = None
@@ -103,6 +106,8 @@ class Renderer:
             known = self._layout(layout)
         plan, references = known
         stamp = tuple([table.version for name, table in references if record[name] is not None])
+        if self.custom_fields is not None:  # the screen's user-defined fields show on every record
+            stamp += (self.custom_fields.version(),)
         record_id = record.get("id")
         cached = self._rendered.get(record_id)  # type: ignore[arg-type]
         if cached is not None and cached[0] is record and cached[1] == base_url and cached[2] == stamp:
@@ -136,6 +141,10 @@ class Renderer:
                 out[name] = format_cw_datetime(value)
             else:
                 out[name] = self.reference(target, value, base_url, shape)
+        if self.custom_fields is not None:
+            shown = self.custom_fields.of(record.get("customFields"))
+            if shown:
+                out["customFields"] = shown
         out["_info"] = self.info(record, base_url)
         return out
 

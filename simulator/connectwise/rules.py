@@ -31,8 +31,8 @@ def tenant_default_board(backend: Backend, record: dict[str, Any]) -> int | None
     return backend.settings.default_board_id
 
 
-def default_row(table: str) -> Callable[[Backend, dict[str, Any]], int | None]:
-    """A reference default: the row of `table` marked `defaultFlag` (the lowest id), if any."""
+def default_row(table: str, flag: str = "defaultFlag") -> Callable[[Backend, dict[str, Any]], int | None]:
+    """A reference default: the row of `table` marked `flag` (the lowest id), if any."""
 
     def pick(backend: Backend, record: dict[str, Any]) -> int | None:
         stored = backend.store.tables.get(table)
@@ -41,7 +41,7 @@ def default_row(table: str) -> Callable[[Backend, dict[str, Any]], int | None]:
         cached = backend.default_rows.get(table)
         if cached is not None and cached[0] == stored.version:
             return cached[1]
-        ids = [row_id for row_id, row in stored.records.items() if row.get("defaultFlag")]
+        ids = [row_id for row_id, row in stored.records.items() if row.get(flag)]
         found = min(ids) if ids else None
         backend.default_rows[table] = (stored.version, found)
         return found

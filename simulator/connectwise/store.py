@@ -39,6 +39,7 @@ class Table:
         self.name = name
         self.records: dict[int, Record] = {}
         self.next_id = 1
+        self.id_group: list[Table] = [self]  # tables no id may be in two of (see Store.share_ids)
         self.version = 0  # bumped on every write, so callers can cache what they derive from it
         self.indexes: dict[str, dict[Hashable, set[int]]] = {field: {} for field in indexed_fields}
 
@@ -89,6 +90,14 @@ class Store:
     def table(self, name: str) -> Table:
         return self.tables[name]
 
+    def share_ids(self, name: str, other: str) -> None:
+        """No id is in both tables: a new record of either skips the ids the other holds."""
+        group = self.tables[name].id_group + [
+            t for t in self.tables[other].id_group if t not in self.tables[name].id_group
+        ]
+        for table in group:
+            table.id_group = group
+
     def get(self, table: str, record_id: int) -> Record | None:
         return self.tables[table].records.get(record_id)
 
@@ -97,8 +106,11 @@ class Store:
         with self.lock:
             table = self.tables[table_name]
             stored = dict(record)
-            stored["id"] = table.next_id
-            table.next_id += 1
+            new_id = table.next_id
+            while any(new_id in member.records for member in table.id_group):
+                new_id += 1
+            stored["id"] = new_id
+            table.next_id = new_id + 1
             table.records[stored["id"]] = stored
             table._index(stored)
             table.version += 1

@@ -41,8 +41,10 @@ class BoardPlan:
     name: str
     statuses: tuple[tuple[str, bool, bool], ...]  # (name, default, closed)
     types: tuple[str, ...]
+    project: bool = False  # a project board: project tickets live on it
 
 
+PROJECT_BOARD = "Professional Services"
 BOARDS = (
     BoardPlan(
         HELP_DESK_BOARD,
@@ -53,6 +55,12 @@ BOARDS = (
         DATTO_BOARD,
         (("New", True, False), ("In Progress", False, False), ("Waiting", False, False), ("Closed", False, True)),
         ("Device", "Agent"),
+    ),
+    BoardPlan(
+        PROJECT_BOARD,
+        (("New", True, False), ("Scheduled", False, False), ("In Progress", False, False), ("Completed", False, True)),
+        ("Project Task",),
+        project=True,
     ),
 )
 
@@ -109,9 +117,9 @@ def _build_default_tenant(seed: int, companies: int, clock: Clock | None) -> Bac
     fake = Faker("en_US")
     fake.seed_instance(seed)
     rng = random.Random(seed)
+    add_setup(backend)  # first: members name their default location and department
     _add_members(backend, fake)
     _add_integrator_login(backend)
-    add_setup(backend)
     for plan in BOARDS:
         board_id = _add_board(backend, plan)
         add_board_teams(backend, board_id, leader_id=2)
@@ -146,6 +154,8 @@ def _add_members(backend: Backend, fake: Faker) -> None:
                 "officeEmail": f"{identifier}@cwsim.example",
                 "title": "Service Technician",
                 "licenseClass": "F",
+                "defaultLocation": {"name": "Main"},
+                "defaultDepartment": {"name": "Services"},
             },
             SYSTEM,
         )
@@ -166,7 +176,7 @@ def _add_integrator_login(backend: Backend) -> None:
 def _add_board(backend: Backend, plan: BoardPlan) -> int:
     board = backend.create(
         backend.collection("service/boards"),
-        {"name": plan.name, "location": LOCATION, "department": DEPARTMENT},
+        {"name": plan.name, "location": LOCATION, "department": DEPARTMENT, "projectFlag": plan.project},
         SYSTEM,
     )
     statuses = backend.collection("service/boards/statuses")
@@ -320,7 +330,11 @@ def _add_agreements(backend: Backend, rng: random.Random) -> None:
 def _add_records_for_the_other_apis(backend: Backend) -> None:
     """A few rows for the APIs the Datto login needs but nothing else here uses, so each flag can be probed."""
     create = backend.create
-    create(backend.collection("sales/activities"), {"name": "Quarterly review", "company": {"id": 1}}, SYSTEM)
+    create(
+        backend.collection("sales/activities"),
+        {"name": "Quarterly review", "company": {"id": 1}, "assignTo": {"id": 2}},
+        SYSTEM,
+    )
     create(
         backend.collection("finance/invoices"),
         {"invoiceNumber": "INV-1001", "company": {"id": 1}, "total": 1200.0},

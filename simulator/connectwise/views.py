@@ -133,11 +133,32 @@ def usages(table: str):
     return compute
 
 
-def records_pointing_at(table: str, links: tuple[str, ...]):
+# What a bare id link names depends on the record's kind: a time entry's `chargeToId` names a ticket only
+# when its `chargeToType` says so, a schedule entry's `objectId` only when its type's identifier does.
+CHARGE_TYPES = {"service/tickets": {"ServiceTicket"}, "project/tickets": {"ProjectTicket"}}
+SCHEDULE_TYPES = "schedule/types"
+SCHEDULE_IDENTIFIERS = {"service/tickets": {"S"}, "project/tickets": {"S", "P"}, "sales/activities": {"C"}}
+
+
+def records_pointing_at(table: str, links: tuple[str, ...], parent_table: str | None = None):
     """The records of `table` whose link fields (`ticket`, `chargeToId`, `objectId`) name the parent."""
+
+    def names_parent(backend: Backend, record: Record, field: str, parent_id: int | None) -> bool:
+        if record.get(field) != parent_id:
+            return False
+        if field == "chargeToId" and parent_table in CHARGE_TYPES:
+            return record.get("chargeToType") in (None, *CHARGE_TYPES[parent_table])
+        if field == "objectId" and parent_table in SCHEDULE_IDENTIFIERS:
+            kind = backend.store.get(SCHEDULE_TYPES, record.get("type") or 0) or {}
+            return kind.get("identifier") in (None, *SCHEDULE_IDENTIFIERS[parent_table])
+        return True
 
     def compute(backend: Backend, parent_id: int | None) -> list[Record]:
         records = backend.store.table(table).records
-        return [record for _, record in sorted(records.items()) if any(record.get(f) == parent_id for f in links)]
+        return [
+            record
+            for _, record in sorted(records.items())
+            if any(names_parent(backend, record, field, parent_id) for field in links)
+        ]
 
     return compute
