@@ -104,11 +104,11 @@ def test_an_inactive_integrator_login_gets_401(api: Api) -> None:
 
 
 def test_a_real_endpoint_the_fake_does_not_serve_is_loudly_not_implemented(api: Api) -> None:
-    response = api.get("company/contacts/1/image")  # a binary answer the fake does not give
+    response = api.get("system/quoteLinkSetup/testConnection")  # it would talk to a system outside ConnectWise
     assert response.status_code == 404
     body = error_of(response)
     assert body["code"] == "NotImplementedByFake"
-    assert "/company/contacts/1/image" in body["message"]
+    assert "/system/quoteLinkSetup/testConnection" in body["message"]
 
 
 def test_a_path_that_is_not_connectwise_is_a_plain_404(api: Api) -> None:
