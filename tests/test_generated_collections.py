@@ -3,6 +3,7 @@ field, find it by a condition on that field, delete it; every list answers and t
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -318,3 +319,32 @@ def test_a_record_written_through_one_path_is_seen_through_every_path_that_shows
     assert action.status_code == 201, action.get_json()
     assert action.get_json()["id"] in [a["id"] for a in api.get("system/workflows/events/actions").get_json()]
     assert event_id in [e["id"] for e in api.get("system/workflows/events").get_json()]
+
+
+def test_the_sweep_catches_an_alias_that_shows_another_table(api: Api) -> None:
+    """Negative control: a collection whose alias path shows another table's records fails the read-through."""
+    skills = api.world.backend.collection("system/members/skills")
+    assert skills.aliases == ("system/myAccount/{parentId}/skills",)
+    assert sweep(api, [skills]) == {}
+    broken = dataclasses.replace(skills, aliases=("system/members/{parentId}/certifications",))
+    failures = sweep(api, [broken])
+    assert list(failures) == [skills.path] and "(an alias)" in failures[skills.path][0]
+
+
+def test_views_across_parents_and_info_counts(api: Api) -> None:
+    """`project/projectTemplates/projectTemplatePhases` lists every template's phases; `x/count/info` counts
+    the `/info` projection; `/info` spelled `section/info/x` shows the base records."""
+    backend = api.world.backend
+    phases = backend.collection("project/projectTemplates/projectTemplatePhases")
+    template_id = any_record(backend, "project/projectTemplates")
+    created = api.post(
+        f"project/projectTemplates/{template_id}/projectTemplatePhases", example_body(backend, phases, "Across")
+    )
+    assert created.status_code == 201, created.get_json()
+    listed = [p["id"] for p in api.get("project/projectTemplates/projectTemplatePhases").get_json()]
+    assert created.get_json()["id"] in listed
+    note_types = api.get("company/noteTypes").get_json()
+    assert api.get("company/noteTypes/count/info").get_json() == {"count": len(note_types)}
+    types = api.get("company/companies/types").get_json()
+    assert [t["id"] for t in api.get("company/companies/info/types").get_json()] == [t["id"] for t in types]
+    assert api.get(f"company/companies/info/types/{types[0]['id']}").get_json()["name"] == types[0]["name"]
