@@ -52,11 +52,20 @@ def read_through_other_paths(
             listed = api.get(base, query_string={"pageSize": 1000})
             if listed.status_code != 200 or record_id not in [item["id"] for item in listed.get_json()]:
                 problems.append(f"GET {base} (an alias): the new record is not listed")
+    own = backend.concrete_path(collection, parent_id)
+    if router.allowed_methods(Route(collection, parent_id, record_id, "info")):
+        info = api.get(f"{own}/{record_id}/info")
+        if info.status_code != 200 or info.get_json().get("id") != record_id:
+            problems.append(f"GET {own}/{record_id}/info: {info.status_code}")
     for view in views:
         base = backend.concrete_path(view, parent_id if view.parent is not None else None)
         listed = api.get(base, query_string={"pageSize": 1000})
         if listed.status_code != 200 or record_id not in [item["id"] for item in listed.get_json()]:
             problems.append(f"GET {base} (a view of its table): the new record is not listed")
+        if "GET" in router.allowed_methods(Route(view, parent_id, record_id, None)):
+            one = api.get(f"{base}/{record_id}")
+            if one.status_code != 200 or one.get_json().get("id") != record_id:
+                problems.append(f"GET {base}/{record_id} (a view of its table): {one.status_code}")
     return problems
 
 
