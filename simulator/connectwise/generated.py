@@ -565,6 +565,15 @@ def _homes() -> dict[str, str]:
         home = homes.get(item)
         if home is None or ("POST" in entry["methods"] and "POST" not in paths[home]["methods"]):
             homes[item] = path
+    for path, entry in sorted(paths.items(), key=lambda pair: pair[0].count("{")):
+        item, home = entry["item"], homes.get(entry["item"])
+        if home is None or not _is_list_path(path) or "parentId" not in models.get(item, {}):
+            continue
+        # The same list shown per parent (`/system/workflows/{parentId}/triggers` beside `.../triggers`), its
+        # records holding the parent's id in `parentId`: the table lives under the parent.
+        deeper = home.count("{") < path.count("{") <= 2 and table_of(path) == table_of(home)
+        if deeper and "POST" not in paths[home]["methods"]:
+            homes[item] = path
     return homes
 
 
