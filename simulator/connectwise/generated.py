@@ -83,6 +83,7 @@ NOT_THE_SAME_RECORDS = frozenset(
 )
 
 
+@cache
 def template(path: str) -> str:
     """A spec path as a collection path: its last id `{parentId}`, the one before `{grandparentId}`.
 
@@ -109,8 +110,11 @@ def by_template() -> dict[str, tuple[str, Any]]:
 
 def parent_table(parent_path: str, collections: dict[str, Collection]) -> str | None:
     """The served table whose records a path's parent id names: the parent path's own, or its model's home."""
+    exact = table_of(parent_path)
+    if exact in collections:
+        return exact
     folded = {table.casefold(): table for table in collections}
-    table = table_of(parent_path).casefold()
+    table = exact.casefold()
     if table in folded:
         return folded[table]
     found = by_template().get(template(parent_path).casefold())
@@ -265,12 +269,14 @@ def with_generated(hand: Iterable[Collection], base_schema: type[Schema]) -> lis
             collection.model = entry["item"]
             collection.schema_factory = _factory(builder, collection, collection.schema, None, refine=True)
     candidates: dict[str, tuple[str, str]] = {}
+    folded_candidates: set[str] = set()
     for model, home in _homes().items():
         home = template(home)  # `/company/contacts/{id}/portalSecurity`: under a contact
         table = table_of(home)
-        if table in collections or table in candidates or table.casefold() in {t.casefold() for t in candidates}:
+        if table in collections or table.casefold() in folded_candidates:
             continue
         candidates[table] = (model, home)
+        folded_candidates.add(table.casefold())
     generated: list[Collection] = []
     changed = True
     while changed:  # a child is served only under a served parent
