@@ -191,7 +191,17 @@ def test_the_default_tenant_fills_the_collections_every_real_tenant_has(api: Api
     assert len(defaults) == 1
 
 
-@pytest.mark.parametrize("path", ["service/tickets/abc", "company/companies/abc/sites", "service/boards/x/teams/1"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "service/tickets/abc",
+        "company/companies/abc/sites",
+        "service/boards/x/teams/1",
+        "service/boards/1/statuses/x/notifications",
+        "system/myAccount/abc/skills",
+        "company/noteTypes/abc/info",
+    ],
+)
 def test_a_word_where_a_path_takes_an_id_is_a_400_saying_so(api: Api, path: str) -> None:
     response = api.get(path)
     assert response.status_code == 400, response.get_json()
