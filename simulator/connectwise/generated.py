@@ -559,8 +559,9 @@ def _real_methods(path: str) -> frozenset[str]:
 @cache
 def _homes() -> dict[str, str]:
     """Each item model's home path: the index's, unless a path under a grandparent id is the one that takes
-    a POST (`/system/workflows/{grandparentId}/events/{parentId}/actions`), and for a model listed only
-    under a grandparent id, that path."""
+    a POST (`/system/workflows/{grandparentId}/events/{parentId}/actions`) or the index's home is the same
+    list shown across parents of records that hold their parent's id; for a model listed only under a
+    grandparent id, that path."""
     homes = dict(schema_index()["homes"])
     models = schema_index()["models"]
     paths = schema_index()["paths"]
