@@ -3,6 +3,7 @@ field, find it by a condition on that field, delete it; every list answers and t
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -35,11 +36,44 @@ def patchable_text(collection: Collection) -> str | None:
     return None
 
 
-def sweep_one(api: Api, router: Router, collection: Collection) -> list[str]:
+def read_through_other_paths(
+    api: Api, router: Router, collection: Collection, parent_id: int | None, record_id: int, views: list[Collection]
+) -> list[str]:
+    """The new record, read through every other path that shows its table: aliases and views across parents."""
+    backend = api.world.backend
+    problems = []
+    for path in collection.aliases:
+        base = backend.concrete_path(collection, parent_id, path)
+        if "GET" in router.allowed_methods(Route(collection, parent_id, 1, None, path)):
+            read = api.get(f"{base}/{record_id}")
+            if read.status_code != 200 or read.get_json().get("id") != record_id:
+                problems.append(f"GET {base}/{record_id} (an alias): {read.status_code}")
+        if "GET" in router.allowed_methods(Route(collection, parent_id, None, None, path)):
+            listed = api.get(base, query_string={"pageSize": 1000})
+            if listed.status_code != 200 or record_id not in [item["id"] for item in listed.get_json()]:
+                problems.append(f"GET {base} (an alias): the new record is not listed")
+    own = backend.concrete_path(collection, parent_id)
+    if router.allowed_methods(Route(collection, parent_id, record_id, "info")):
+        info = api.get(f"{own}/{record_id}/info")
+        if info.status_code != 200 or info.get_json().get("id") != record_id:
+            problems.append(f"GET {own}/{record_id}/info: {info.status_code}")
+    for view in views:
+        base = backend.concrete_path(view, parent_id if view.parent is not None else None)
+        listed = api.get(base, query_string={"pageSize": 1000})
+        if listed.status_code != 200 or record_id not in [item["id"] for item in listed.get_json()]:
+            problems.append(f"GET {base} (a view of its table): the new record is not listed")
+        if "GET" in router.allowed_methods(Route(view, parent_id, record_id, None)):
+            one = api.get(f"{base}/{record_id}")
+            if one.status_code != 200 or one.get_json().get("id") != record_id:
+                problems.append(f"GET {base}/{record_id} (a view of its table): {one.status_code}")
+    return problems
+
+
+def sweep_one(api: Api, router: Router, collection: Collection, views: list[Collection] = ()) -> list[str]:
     """What fails for one collection (empty when everything does what the real API does)."""
     backend = api.world.backend
     parent_id = any_record(backend, collection.parent.collection) if collection.parent else None
-    base = collection.path.replace("{parentId}", str(parent_id))
+    base = backend.concrete_path(collection, parent_id)
     listing = router.allowed_methods(Route(collection, parent_id, None, None))
     by_id = router.allowed_methods(Route(collection, parent_id, 1, None))
     problems: list[str] = []
@@ -65,6 +99,7 @@ def sweep_one(api: Api, router: Router, collection: Collection) -> list[str]:
     listed = api.get(base, query_string={"pageSize": 1000})
     if listed.status_code != 200 or record_id not in [item["id"] for item in listed.get_json()]:
         problems.append(f"GET {base}: the new record is not listed")
+    problems += read_through_other_paths(api, router, collection, parent_id, record_id, list(views))
     field = patchable_text(collection)
     if field is not None and "PATCH" in by_id:
         patched = api.patch(f"{base}/{record_id}", [{"op": "replace", "path": field, "value": PATCHED}])
@@ -82,12 +117,16 @@ def sweep_one(api: Api, router: Router, collection: Collection) -> list[str]:
 
 
 def sweep(api: Api, collections: list[Collection]) -> dict[str, list[str]]:
-    router = Router(ALL_COLLECTIONS, endpoint_index())
+    router = Router([*collections, *ALL_COLLECTIONS], endpoint_index())
+    views: dict[str, list[Collection]] = {}
+    for view in ALL_COLLECTIONS:
+        if view.view_of is not None:
+            views.setdefault(view.view_of, []).append(view)
     failures = {}
     for collection in collections:
         if collection.link_field is not None:
             continue  # configuration links: tests/test_configurations_and_finance.py
-        problems = sweep_one(api, router, collection)
+        problems = sweep_one(api, router, collection, views.get(collection.table, []))
         if problems:
             failures[collection.path] = problems
     return failures
@@ -152,7 +191,17 @@ def test_the_default_tenant_fills_the_collections_every_real_tenant_has(api: Api
     assert len(defaults) == 1
 
 
-@pytest.mark.parametrize("path", ["service/tickets/abc", "company/companies/abc/sites", "service/boards/x/teams/1"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "service/tickets/abc",
+        "company/companies/abc/sites",
+        "service/boards/x/teams/1",
+        "service/boards/1/statuses/x/notifications",
+        "system/myAccount/abc/skills",
+        "company/noteTypes/abc/info",
+    ],
+)
 def test_a_word_where_a_path_takes_an_id_is_a_400_saying_so(api: Api, path: str) -> None:
     response = api.get(path)
     assert response.status_code == 400, response.get_json()
@@ -237,3 +286,84 @@ def test_a_tickets_time_and_schedule_entries_are_the_records_that_point_at_it(ap
     assert [e["id"] for e in api.get(f"service/tickets/{ticket_id}/scheduleentries").get_json()] == [visit_id]
     assert api.get(f"service/tickets/{ticket_id}/timeentries/count").get_json() == {"count": 1}
     assert api.get("service/tickets/99999/timeentries").status_code == 404
+
+
+def test_a_grandchild_lives_under_its_parent_and_grandparent_and_404s_when_either_is_wrong(
+    api: Api, monkeypatch: Any
+) -> None:
+    """`/service/boards/{grandparentId}/statuses/{parentId}/notifications`: the chain of ids is checked."""
+    boards = [board["id"] for board in api.get("service/boards").get_json()]
+    board, other_board = boards[0], boards[1]
+    status = api.get(f"service/boards/{board}/statuses").get_json()[0]["id"]
+    base = f"service/boards/{board}/statuses/{status}/notifications"
+    notifications = api.world.backend.collection("service/boards/statuses/notifications")
+    created = api.post(base, example_body(api.world.backend, notifications, "Chain"))
+    assert created.status_code == 201, created.get_json()
+    note_id = created.get_json()["id"]
+    assert [n["id"] for n in api.get(base).get_json()] == [note_id]
+    assert api.get(f"{base}/count").get_json() == {"count": 1}
+    wrong_board = api.get(f"service/boards/{other_board}/statuses/{status}/notifications/{note_id}")
+    assert wrong_board.status_code == 404 and wrong_board.get_json()["code"] == "NotFound"
+    assert api.get(f"service/boards/99999/statuses/{status}/notifications").get_json()["code"] == "NotFound"
+    assert api.get(f"service/boards/{board}/statuses/99999/notifications").get_json()["code"] == "NotFound"
+    not_an_id = api.get(f"service/boards/abc/statuses/{status}/notifications")
+    assert not_an_id.status_code == 400 and "grandparentId must be a whole number" in not_an_id.get_json()["message"]
+    # Negative control: without the chain check, the status is found under a board it does not belong to.
+    monkeypatch.setattr(type(api.world.backend), "check_ancestors", lambda *args, **kwargs: None)
+    assert api.get(f"service/boards/{other_board}/statuses/{status}/notifications/{note_id}").status_code == 200
+
+
+def test_a_record_written_through_one_path_is_seen_through_every_path_that_shows_it(api: Api) -> None:
+    """`system/myAccount/{id}/skills` is the member's skills; `system/workflows/events/actions` lists the actions
+    of every event; `company/companies/{id}/tracks` the contact tracks that name the company."""
+    backend = api.world.backend
+    member = api.get("system/members").get_json()[0]["id"]
+    body = example_body(backend, backend.collection("system/members/skills"), "Alias")
+    created = api.post(f"system/myAccount/{member}/skills", body)
+    assert created.status_code == 201, created.get_json()
+    record_id = created.get_json()["id"]
+    assert api.get(f"system/members/{member}/skills/{record_id}").get_json()["id"] == record_id
+    patched = api.patch(
+        f"system/members/{member}/skills/{record_id}", [{"op": "replace", "path": "yearsExperience", "value": 7}]
+    )
+    assert patched.status_code == 200, patched.get_json()
+    assert api.get(f"system/myAccount/{member}/skills/{record_id}").get_json()["yearsExperience"] == 7
+    assert api.get("system/myAccount/99999/skills").get_json()["code"] == "NotFound"
+
+    actions = backend.collection("system/workflows/events/actions")
+    workflow_id, event_id = backend.path_ids(actions, any_record(backend, "system/workflows/events"))
+    action = api.post(
+        f"system/workflows/{workflow_id}/events/{event_id}/actions", example_body(backend, actions, "Alias")
+    )
+    assert action.status_code == 201, action.get_json()
+    assert action.get_json()["id"] in [a["id"] for a in api.get("system/workflows/events/actions").get_json()]
+    assert event_id in [e["id"] for e in api.get("system/workflows/events").get_json()]
+
+
+def test_the_sweep_catches_an_alias_that_shows_another_table(api: Api) -> None:
+    """Negative control: a collection whose alias path shows another table's records fails the read-through."""
+    skills = api.world.backend.collection("system/members/skills")
+    assert skills.aliases == ("system/myAccount/{parentId}/skills",)
+    assert sweep(api, [skills]) == {}
+    broken = dataclasses.replace(skills, aliases=("system/members/{parentId}/certifications",))
+    failures = sweep(api, [broken])
+    assert list(failures) == [skills.path] and "(an alias)" in failures[skills.path][0]
+
+
+def test_views_across_parents_and_info_counts(api: Api) -> None:
+    """`project/projectTemplates/projectTemplatePhases` lists every template's phases; `x/count/info` counts
+    the `/info` projection; `/info` spelled `section/info/x` shows the base records."""
+    backend = api.world.backend
+    phases = backend.collection("project/projectTemplates/projectTemplatePhases")
+    template_id = any_record(backend, "project/projectTemplates")
+    created = api.post(
+        f"project/projectTemplates/{template_id}/projectTemplatePhases", example_body(backend, phases, "Across")
+    )
+    assert created.status_code == 201, created.get_json()
+    listed = [p["id"] for p in api.get("project/projectTemplates/projectTemplatePhases").get_json()]
+    assert created.get_json()["id"] in listed
+    note_types = api.get("company/noteTypes").get_json()
+    assert api.get("company/noteTypes/count/info").get_json() == {"count": len(note_types)}
+    types = api.get("company/companies/types").get_json()
+    assert [t["id"] for t in api.get("company/companies/info/types").get_json()] == [t["id"] for t in types]
+    assert api.get(f"company/companies/info/types/{types[0]['id']}").get_json()["name"] == types[0]["name"]

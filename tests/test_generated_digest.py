@@ -28,7 +28,7 @@ SEED = 11
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 # sha256 of the canonical JSON of seed 11's tenant (36 companies) and of its fleet.
-KNOWN_TENANT_DIGEST = "9c212e11f7def661c04f0bdfa81c82870193b3714c59bea5039dc2f09a81c566"
+KNOWN_TENANT_DIGEST = "c99f341f3e06472764e30f1ebcb636a6c999688a1bff334a78ed913a1c41dd24"
 KNOWN_FLEET_DIGEST = "f99857d39032af16ff831dde858f82ffdc6fd31a8f3b05eaeb87b89f5e441585"
 
 
@@ -39,7 +39,13 @@ def stopped_clock() -> SimClock:
 
 def tenant_digest(seed: int = SEED) -> str:
     backend = default_tenant(seed, clock=stopped_clock())
-    tables = {name: [table.records[i] for i in sorted(table.records)] for name, table in backend.store.tables.items()}
+    # The records a seed makes; an empty table is the API's shape, not the seed's output (new collections
+    # add empty tables without changing what a seed makes).
+    tables = {
+        name: [table.records[i] for i in sorted(table.records)]
+        for name, table in backend.store.tables.items()
+        if table.records
+    }
     return hashlib.sha256(orjson.dumps(tables, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 

@@ -38,7 +38,7 @@ def list_path(api: Api, collection: Collection) -> str | None:
     if collection.parent is None:
         return collection.path
     parents = api.world.backend.store.table(collection.parent.collection).records
-    return collection.path.replace("{parentId}", str(min(parents))) if parents else None
+    return api.world.backend.concrete_path(collection, min(parents)) if parents else None
 
 
 def check(api: Api, collections: list[Collection]) -> tuple[int, dict[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from .rendering import LinkRenderer, Renderer
 from .store import Record, Store, index_key
 
 ADDITIONS = "finance/agreements/additions"
+PATH_ID = re.compile(r"\{[^}]+\}")
 PATCH_OPS = {"add", "replace", "remove"}
 # Tables whose records ConnectWise numbers from one sequence: service and project tickets are one
 # kind of record there, so a project ticket never has a service ticket's id (clients key them together).
@@ -465,6 +467,50 @@ class Backend:
         visible = visibility(self, principal)
         if record is None or (visible is not None and not visible(record)):
             raise not_found(parent.resource, parent_id)
+
+    def check_ancestors(
+        self,
+        collection: Collection,
+        parent_id: int | None,
+        ancestor_ids: tuple[int, ...],
+        principal: Principal = SYSTEM,
+    ) -> None:
+        """A path's chain of ids (`.../{grandparentId}/statuses/{parentId}/...`): each record exists and sits
+        under the one before it, or a 404 NotFound naming the first that does not."""
+        child, child_id = collection, parent_id
+        for ancestor_id in reversed(ancestor_ids):
+            if child.parent is None:
+                return
+            holder = self.collection(child.parent.collection)
+            record = None if child_id is None else self.store.get(holder.table, child_id)
+            if record is None or holder.parent is None:
+                if record is None:
+                    raise not_found(holder.resource, child_id)
+                return
+            grand = self.collection(holder.parent.collection)
+            if self.store.get(grand.table, ancestor_id) is None:
+                raise not_found(grand.resource, ancestor_id)
+            if record.get(holder.parent.field) != ancestor_id:
+                raise not_found(holder.resource, child_id)
+            child, child_id = holder, ancestor_id
+        self._check_parent(child, child_id, principal)
+
+    def path_ids(self, collection: Collection, parent_id: int | None) -> list[int | None]:
+        """The ids a path to `collection` under `parent_id` carries, outermost first (the grandparent's, ...)."""
+        ids: list[int | None] = [] if collection.parent is None else [parent_id]
+        holder = None if collection.parent is None else self.collection(collection.parent.collection)
+        while holder is not None and holder.parent is not None:
+            record = None if ids[0] is None else self.store.get(holder.source_table, ids[0])
+            ids.insert(0, None if record is None else record.get(holder.parent.field))
+            holder = self.collection(holder.parent.collection)
+        return ids
+
+    def concrete_path(self, collection: Collection, parent_id: int | None, path: str | None = None) -> str:
+        """`path` (the collection's own by default) with its ids filled in: `service/boards/3/statuses/7/...`."""
+        path = path or collection.path
+        wanted = len(PATH_ID.findall(path))
+        ids = iter(self.path_ids(collection, parent_id)[-wanted:] if wanted else [])
+        return PATH_ID.sub(lambda _: str(next(ids, None)), path)
 
     def _under_parent(self, collection: Collection, record: Record, parent_id: int | None) -> bool:
         return collection.parent is None or record.get(collection.parent.field) == parent_id

@@ -279,16 +279,20 @@ COLLECTIONS: list[Collection] = [
         display=catalog_item_reference,
         unique=("identifier",),
     ),
-    read_only("sales/activities", "activity", schemas.ActivitySchema, ACTIVITY),
-    read_only("finance/invoices", "invoice", schemas.InvoiceSchema, INVOICE, lookup=("invoiceNumber",)),
-    read_only("marketing/groups", "group", schemas.MarketingGroupSchema, MARKETING),
-    read_only("procurement/purchaseorders", "purchaseOrder", schemas.PurchaseOrderSchema, PURCHASING),
+    Collection("sales/activities", "activity", schemas.ActivitySchema, ACTIVITY),
+    Collection("finance/invoices", "invoice", schemas.InvoiceSchema, INVOICE, lookup=("invoiceNumber",)),
+    Collection("marketing/groups", "group", schemas.MarketingGroupSchema, MARKETING),
+    Collection("procurement/purchaseorders", "purchaseOrder", schemas.PurchaseOrderSchema, PURCHASING),
     read_only("system/reports", "report", schemas.ReportSchema, REPORTING),
 ]
 
 
 # The whole API: the declarations above refined by their models, then every other item model.
-ALL_COLLECTIONS: list[Collection] = with_generated(COLLECTIONS, schemas.CwSchema)
+ALL_COLLECTIONS: list[Collection] = [
+    *with_generated(COLLECTIONS, schemas.CwSchema),
+    # Project tickets take configurations as service tickets do: the same link rows, under a generated parent.
+    configuration_links("project/tickets", "ticketId", "Project"),
+]
 for _collection in ALL_COLLECTIONS:
     if _collection.table == CALLBACKS:  # the fake calls back only to loopback, and only types it reports
         _collection.rules += (callback_url_on_loopback,)

@@ -66,19 +66,19 @@ def unserved_reason(template: str, method: str) -> str:
     if last in ACTIONS or (method in ("POST", "PUT", "PATCH") and last[:1].islower() and not last.endswith("s")):
         return "an action: served only once a test shows its effect"
     if "info" in parts:
-        return "a single-record or keyed `/info` projection"
+        return "an `/info` projection with no served table behind it (a fixed list, or a spelling with no list)"
     if "usages" in parts:
-        return "usages of a child record (its grandparent id is not carried)"
+        return "usages of a record at a path with no served list"
     if (placeholders > 1 and not last.startswith("{")) or placeholders > 2:
-        return "under a grandparent id: the machinery carries one parent"
+        return "under more ids than any served list chain carries"
     if entry is not None and entry["item"].endswith("Reference"):
-        return "a view of another model under a parent (not mapped to its table yet)"
+        return "a view of another model whose records name no field for the parent"
     if entry is not None and entry["item"] in schema_index()["homes"]:
-        return "a second path of a model whose table another path owns"
+        return "a second path of a model: under a parent its model has no field for, or a write to a read-only view"
     if last == "count":
-        return "the count of a list that is not served"
+        return "the count of a list the index does not list"
     if last.startswith("{"):
-        return "a record of a list that is not served, or a method the list path's collection lacks"
+        return "a record of a list that is not served, or a method its collection does not take"
     return "no item model of its own in the index (a computed, singleton or keyed answer)"
 
 

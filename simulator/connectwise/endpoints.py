@@ -40,7 +40,9 @@ class EndpointIndex:
             for segment in _segments(endpoint.template):
                 key = "{}" if _is_placeholder(segment) else segment.casefold()
                 node = node.setdefault(key, {})
-            node[""] = endpoint
+            known = node.get("")
+            # The spec spells a few paths two ways (`emailTemplates/` and `emailtemplates`): one path, all methods.
+            node[""] = endpoint if known is None else Endpoint(known.template, {**endpoint.methods, **known.methods})
 
     def match(self, path: str) -> Endpoint | None:
         """The endpoint a concrete path (`/service/boards/3/statuses`) belongs to, if any."""

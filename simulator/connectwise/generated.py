@@ -11,11 +11,13 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 
 from . import rules, server_defaults
+from .endpoints import endpoint_index
 from .fields import CwDateTime, Flag, Int, Nested, Number, Ref, Text
 from .model import READ_ONLY, Collection, Parent
 from .schema_index import (
@@ -61,6 +63,83 @@ PLACEHOLDER = re.compile(r"\{[^}]+\}")
 OWNED_DEFAULTS = frozenset({"company/contacts"})
 # The flag that marks a table's default row (a work type's is its "overall" default).
 DEFAULT_FLAGS = ("defaultFlag", "overallDefaultFlag")
+# Parent paths that are no list of their own in the index, and the table whose records their id names
+# (reviewed against the models: `ProjectBoardReference` names a service board, `myAccount` is the
+# signed-in member's record, `/project/{id}/billingRates` hangs under a project).
+PARENT_TABLES = {
+    "finance/agreementtypes": "finance/agreements/types",
+    "project/boards": "service/boards",
+    "system/myaccount": "system/members",
+    "project": "project/projects",
+    "system/workflowactions": "system/workflows/events/actions",
+    "configurations/types": "company/configurations/types",  # the spec drops `company/` on a few paths
+    "configurations/types/questions": "company/configurations/types/questions",
+}
+# List paths that share a model with another list but not its records: served as that list they would lie.
+NOT_THE_SAME_RECORDS = frozenset(
+    {
+        "/service/tickets/calculateSla",  # an SLA computation, not the ticket list
+        "/company/m365contactsync/property/included",  # the complement of `.../excluded`
+        "/system/members/withSso",  # only the members signing in through SSO, which the fake does not model
+    }
+)
+
+
+@cache
+def template(path: str) -> str:
+    """A spec path as a collection path: its last id `{parentId}`, the one before `{grandparentId}`.
+
+    `/system/workflows/{grandparentId}/events/{parentId}/actions` and `/project/projectTemplates/
+    {grandParentId}/projectTemplateTickets/{parentId}/tasks` come out alike.
+    """
+    names = ["{parentId}", "{grandparentId}", "{greatGrandparentId}"]
+    found = PLACEHOLDER.findall(path)
+    if len(found) > len(names):
+        return collection_path(path)
+    parts = collection_path(path).split("/")
+    ids = iter(names[: len(found)][::-1])
+    return "/".join(next(ids) if part.startswith("{") else part for part in parts)
+
+
+@cache
+def by_template() -> dict[str, tuple[str, Any]]:
+    """The spec's list paths by their collection path, case-insensitively: template -> (spec path, entry)."""
+    found: dict[str, tuple[str, Any]] = {}
+    for path, entry in schema_index()["paths"].items():
+        found.setdefault(template(path).casefold(), (path, entry))
+    return found
+
+
+def parent_table(parent_path: str, collections: dict[str, Collection]) -> str | None:
+    """The served table whose records a path's parent id names: the parent path's own, or its model's home."""
+    exact = table_of(parent_path)
+    if exact in collections:
+        return exact
+    folded = {table.casefold(): table for table in collections}
+    table = exact.casefold()
+    if table in folded:
+        return folded[table]
+    found = by_template().get(template(parent_path).casefold())
+    home = schema_index()["homes"].get(found[1]["item"]) if found is not None else None
+    if home is not None and table_of(home).casefold() in folded:
+        return folded[table_of(home).casefold()]
+    alias = PARENT_TABLES.get(table)
+    return alias if alias in collections else None
+
+
+def ids_above(table: str | None, collections: dict[str, Collection]) -> int:
+    """How many ids a path to a record of `table` carries above its own: its parent's, grandparent's, ..."""
+    count = 0
+    while table is not None and collections[table].parent is not None:
+        table = collections[table].parent.collection
+        count += 1
+    return count
+
+
+def fits(path: str, parent: str | None, collections: dict[str, Collection]) -> bool:
+    """A path's ids are its parent's chain, or its tail (`/system/workflowActions/{parentId}/...` names an
+    action by its own id); more ids than the chain has (a view of a top-level table under two) do not fit."""
+    return path.count("{") <= (0 if parent is None else ids_above(parent, collections) + 1)
 
 
 def api_for(path: str) -> str:
@@ -170,7 +249,7 @@ def parent_field(model: str, parent_path: str) -> str:
     """The field of a child record holding its parent's id: `board`, `boardId`, or a hidden one."""
     word = singular(collection_path(parent_path).split("/")[-1])
     specs = model_fields(model)
-    for name in (word, f"{word}Id", f"{word}RecId"):
+    for name in (word, f"{word}Id", f"{word}RecId", "parentId"):
         spec = specs.get(name)
         if spec is not None and spec["t"] in ("reference", "integer"):
             return name
@@ -190,28 +269,30 @@ def with_generated(hand: Iterable[Collection], base_schema: type[Schema]) -> lis
             collection.model = entry["item"]
             collection.schema_factory = _factory(builder, collection, collection.schema, None, refine=True)
     candidates: dict[str, tuple[str, str]] = {}
-    folded: set[str] = set()  # the candidates' tables, case-folded
-    for model, home in index["homes"].items():
-        home = PLACEHOLDER.sub("{parentId}", home)  # `/company/contacts/{id}/portalSecurity`: under a contact
+    folded_candidates: set[str] = set()
+    for model, home in _homes().items():
+        home = template(home)  # `/company/contacts/{id}/portalSecurity`: under a contact
         table = table_of(home)
-        if table in collections or table in candidates or table.casefold() in folded:
+        if table in collections or table.casefold() in folded_candidates:
             continue
         candidates[table] = (model, home)
-        folded.add(table.casefold())
+        folded_candidates.add(table.casefold())
     generated: list[Collection] = []
     changed = True
     while changed:  # a child is served only under a served parent
         changed = False
         for table, (model, home) in list(candidates.items()):
-            parent_path = home.split("/{parentId}")[0] if "{parentId}" in home else None
-            if parent_path is not None and table_of(parent_path) not in collections:
+            parent_path = home.rsplit("/{parentId}", 1)[0] if "{parentId}" in home else None
+            parent = parent_table(parent_path, collections) if parent_path is not None else None
+            if parent_path is not None and (parent is None or not fits(home, parent, collections)):
                 continue
-            collection = _generated(model, home, parent_path, builder, base_schema)
+            collection = _generated(model, home, parent_path, parent, builder, base_schema)
             collections[table] = collection
             generated.append(collection)
             del candidates[table]
             changed = True
-    views = _views(paths, collections, builder, base_schema)
+    views = _aliases(paths, collections, builder, base_schema)
+    views += _views(paths, collections, builder, base_schema)
     views += _usages(paths, collections, builder, base_schema)
     views += _reference_views(paths, collections, builder, base_schema)
     notes = collections.get("service/tickets/allNotes")
@@ -221,33 +302,130 @@ def with_generated(hand: Iterable[Collection], base_schema: type[Schema]) -> lis
     return hand + generated + views
 
 
+def _aliases(
+    paths: dict[str, Any], collections: dict[str, Collection], builder: SchemaBuilder, base_schema: type[Schema]
+) -> list[Collection]:
+    """Second list paths of a model whose table another path owns, served from that table.
+
+    Under the same parent (or none): an alias of the owner, written and read as the owner is. Under
+    another parent: the owner's records whose field names that parent (`/company/companies/{id}/tracks`:
+    the contact tracks of the company). Without a parent, a child table's records across parents.
+    """
+    homes = _homes()
+    routed = {c.path.casefold() for c in collections.values()} | {
+        alias.casefold() for c in collections.values() for alias in c.aliases
+    }
+    views: list[Collection] = []
+    for path, entry in sorted(paths.items()):
+        item: str = entry["item"]
+        shown = template(path)
+        table = table_of(shown)
+        home = homes.get(item)
+        if home is None or not _is_list_path(path) or path in NOT_THE_SAME_RECORDS or shown.casefold() in routed:
+            continue
+        owner = collections.get(table_of(template(home)))
+        if owner is None or owner.view is not None or owner.view_of is not None:
+            continue
+        parent = None
+        if "{parentId}" in shown:
+            parent = parent_table(shown.rsplit("/{parentId}", 1)[0], collections)
+            if parent is None or not fits(shown, parent, collections):
+                continue
+        owner_parent = owner.parent.collection if owner.parent is not None else None
+        routed.add(shown.casefold())
+        if parent == owner_parent:
+            owner.aliases = (*owner.aliases, shown)
+            continue
+        if parent is None:
+            view = Collection(
+                shown, owner.resource, None, owner.api, methods=READ_ONLY, model=item, view_of=owner.table
+            )
+        else:
+            links = _links_to(item, shown.rsplit("/{parentId}", 1)[0], parent, builder)
+            if not links:
+                continue
+            view = Collection(
+                shown,
+                owner.resource,
+                None,
+                owner.api,
+                parent=Parent("_parentId", parent),
+                methods=READ_ONLY,
+                model=item,
+                view=records_pointing_at(owner.table, links),
+            )
+        if table in collections:
+            view.table_name = f"{shown}#view"  # its path names the owner's table: a key of its own
+        view.schema_factory = _view_factory(builder, view, owner, base_schema)
+        collections[view.table] = view
+        views.append(view)
+    return views
+
+
+def _is_list_path(path: str) -> bool:
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return not last.endswith("}") and last != "count" and "/info" not in path and "/usages" not in path
+
+
+def _links_to(model: str, parent_path: str, parent: str, builder: SchemaBuilder) -> tuple[str, ...]:
+    """The fields of `model` that hold the id of a record of `parent` (named after it, or `parentId`)."""
+    word = singular(parent_path.split("/")[-1])
+    specs = model_fields(model)
+    links = []
+    for name in (word, f"{word}Id", f"{word}RecId", "parentId"):
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        if spec["t"] == "integer" or (spec["t"] == "reference" and builder.reference_target(spec["ref"]) == parent):
+            links.append(name)
+    return tuple(links)
+
+
 def _views(
     paths: dict[str, Any], collections: dict[str, Collection], builder: SchemaBuilder, base_schema: type[Schema]
 ) -> list[Collection]:
-    """`/info` projections: the records of the model's table, shown through the `...Info` model's fields."""
-    homes = schema_index()["homes"]
+    """`/info` projections: the records of the model's table, shown through the `...Info` model's fields.
+
+    Spelled `x/info`, `section/info/x` or `x/info/y` (`/company/companies/info/types`: the company types);
+    under the base's parent, or across its parents when the path names none.
+    """
+    homes = _homes()
+    routed = {c.path.casefold() for c in collections.values()} | {
+        alias.casefold() for c in collections.values() for alias in c.aliases
+    }
     views = []
-    for path, entry in paths.items():
+    for path, entry in sorted(paths.items()):
         item: str = entry["item"]
-        parts = collection_path(path).split("/")
-        projection = parts[-1] == "info" or (len(parts) == 3 and parts[1] == "info")
-        base_home = homes.get(item[: -len("Info")]) if item.endswith("Info") else None
-        if not projection or base_home is None or table_of(base_home) not in collections:
+        shown = template(path)
+        parts = shown.split("/")
+        if "info" not in parts or parts[-1].startswith("{") or shown.casefold() in routed:
             continue
-        base = collections[table_of(base_home)]
-        if ("{parentId}" in path) != (base.parent is not None) or table_of(path) in collections:
+        base_model = item[: -len("Info")] if item.endswith("Info") else item
+        base_home = homes.get(base_model) or reference_path(f"{base_model}Reference") or ""
+        base = collections.get(table_of(template(base_home)))
+        if base is None or base.view is not None or base.view_of is not None:
             continue
+        parent = None
+        if "{parentId}" in shown:
+            parent = parent_table(shown.rsplit("/{parentId}", 1)[0], collections)
+            if parent is None or base.parent is None or parent != base.parent.collection:
+                continue
+            if not fits(shown, parent, collections):
+                continue
         view = Collection(
-            collection_path(path),
+            shown,
             lower_camel(item),
             None,
             base.api,
-            parent=base.parent,
+            parent=base.parent if parent is not None else None,
             lookup=base.lookup,
             methods=READ_ONLY,
-            model=item,
+            model=item if item in schema_index()["models"] else base.model,
             view_of=base.table,
         )
+        if table_of(view.path) in collections:  # not view.table: it is computed once, on first read
+            view.table_name = f"{shown}#view"
+        routed.add(shown.casefold())
         view.schema_factory = _view_factory(builder, view, base, base_schema)
         collections[view.table] = view
         views.append(view)
@@ -255,15 +433,19 @@ def _views(
 
 
 def _generated(
-    model: str, home: str, parent_path: str | None, builder: SchemaBuilder, base_schema: type[Schema]
+    model: str,
+    home: str,
+    parent_path: str | None,
+    parent_table_name: str | None,
+    builder: SchemaBuilder,
+    base_schema: type[Schema],
 ) -> Collection:
-    entry = schema_index()["paths"].get(home) or _entry_by_pattern(home)
+    entry = by_template()[home.casefold()][1]
     specs = model_fields(model)
     parent = None
-    if parent_path is not None:
-        field_name = parent_field(model, parent_path)
-        parent = Parent(field_name, table_of(parent_path))
-    methods = frozenset(entry["methods"]) | frozenset(entry.get("byIdMethods", ()))
+    if parent_path is not None and parent_table_name is not None:
+        parent = Parent(parent_field(model, parent_path), parent_table_name)
+    methods = frozenset(entry["methods"]) | frozenset(entry.get("byIdMethods", ())) | _real_methods(home)
     lookup = tuple(name for name in ("identifier", "name") if name in specs) or ("name",)
     one_default = ()
     if "defaultFlag" in specs:
@@ -295,15 +477,13 @@ def _usages(
             parts = parts[:-1]
         if parts[-1] != "usages" or not parts[-2].startswith("{"):
             continue
-        owner = "/".join(parts[:-2])
-        owner_path = PLACEHOLDER.sub("{parentId}", owner)
-        owner_table = table_of(owner_path)
+        owner_table = table_of("/".join(parts[:-2]))
         owner_collection = collections.get(owner_table)
         if owner_collection is None or owner_collection.view_of or owner_collection.view:
             continue
-        path_here = PLACEHOLDER.sub("{parentId}", collection_path(path))
-        if path_here.count("{parentId}") > 1:
-            continue  # under a child record: a grandparent id the machinery does not carry
+        path_here = template(path)
+        if not fits(path_here, owner_table, collections):
+            continue
         view = Collection(
             path_here,
             "usage",
@@ -327,12 +507,14 @@ def _reference_views(
     at the parent (by a reference named after it, `chargeToId` or `objectId`)."""
     homes = schema_index()["homes"]
     views = []
-    for path, entry in paths.items():
+    for spec_path, entry in paths.items():
         item: str = entry["item"]
+        path = template(spec_path)  # `/marketing/campaigns/{id}/activities`: under a campaign
         home = homes.get(item[: -len("Reference")]) if item.endswith("Reference") else None
+        home = home or (reference_path(item) if item.endswith("Reference") else None)
         if home is None or path.count("{") != 1 or "{parentId}" not in path or table_of(path) in collections:
             continue
-        source = collections.get(table_of(PLACEHOLDER.sub("{parentId}", home)))
+        source = collections.get(table_of(home))
         parent_table = table_of(path.split("/{parentId}")[0])
         if source is None or parent_table not in collections or source.parent is not None:
             continue
@@ -341,7 +523,7 @@ def _reference_views(
         if not links:
             continue
         view = Collection(
-            collection_path(path),
+            path,
             lower_camel(item),
             None,
             source.api,
@@ -367,11 +549,39 @@ def _view_factory(builder: SchemaBuilder, view: Collection, base: Collection, ba
     return build
 
 
-def _entry_by_pattern(home: str) -> dict[str, Any]:
-    for path, entry in schema_index()["paths"].items():
-        if PLACEHOLDER.sub("{parentId}", path) == home:
-            return entry
-    raise KeyError(home)
+def _real_methods(path: str) -> frozenset[str]:
+    """What the endpoint index lists on a list path and on its `{id}` (the schema's entry can miss the latter)."""
+    index = endpoint_index()
+    found = [index.match(f"{path}/{{id}}"), index.match(path)]
+    return frozenset(method for endpoint in found if endpoint is not None for method in endpoint.methods)
+
+
+@cache
+def _homes() -> dict[str, str]:
+    """Each item model's home path: the index's, unless a path under a grandparent id is the one that takes
+    a POST (`/system/workflows/{grandparentId}/events/{parentId}/actions`) or the index's home is the same
+    list shown across parents of records that hold their parent's id; for a model listed only under a
+    grandparent id, that path."""
+    homes = dict(schema_index()["homes"])
+    models = schema_index()["models"]
+    paths = schema_index()["paths"]
+    for path, entry in sorted(paths.items()):
+        item = entry["item"]
+        if item not in models or item.endswith("Reference") or path.count("{") != 2 or not _is_list_path(path):
+            continue
+        home = homes.get(item)
+        if home is None or ("POST" in entry["methods"] and "POST" not in paths[home]["methods"]):
+            homes[item] = path
+    for path, entry in sorted(paths.items(), key=lambda pair: pair[0].count("{")):
+        item, home = entry["item"], homes.get(entry["item"])
+        if home is None or not _is_list_path(path) or "parentId" not in models.get(item, {}):
+            continue
+        # The same list shown per parent (`/system/workflows/{parentId}/triggers` beside `.../triggers`), its
+        # records holding the parent's id in `parentId`: the table lives under the parent.
+        deeper = home.count("{") < path.count("{") <= 2 and table_of(path) == table_of(home)
+        if deeper and "POST" not in paths[home]["methods"]:
+            homes[item] = path
+    return homes
 
 
 def _factory(builder: SchemaBuilder, collection: Collection, base: Any, parent: Parent | None, refine: bool = False):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]
 ALL_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+PATH_IDS = re.compile(r"/\{[^}]+\}")
 READ_ONLY = frozenset({"GET"})
 
 
@@ -77,6 +79,8 @@ class Collection:
     schema_factory: Callable[[], type[Schema]] | None = None  # the schema refined by the model, built on first use
     view_of: str | None = None  # a read-only view of another table's records (an `/info` projection)
     view: Callable[[Backend, int | None], list[Record]] | None = None  # records computed per parent (allNotes)
+    aliases: tuple[str, ...] = ()  # other paths that show this table under the same parent (`system/myAccount/...`)
+    table_name: str | None = None  # a view's own key where its path would name the table it shows
 
     @property
     def source_table(self) -> str:
@@ -85,8 +89,9 @@ class Collection:
 
     @cached_property
     def table(self) -> str:
-        """The store table: the path without its parent placeholder (read on every request: computed once)."""
-        return self.path.replace("/{parentId}", "")
+        """The store table: the path without its ids (read on every request: computed once, so set
+        `table_name` before anything reads it)."""
+        return self.table_name or PATH_IDS.sub("", self.path)
 
     @cached_property
     def schema_class(self) -> type[Schema]:

@@ -147,8 +147,16 @@ def openapi_document(collections: Iterable[Collection], router: Router, version:
 
 
 def _collection_paths(collection: Collection, router: Router) -> dict[str, dict[str, Any]]:
+    paths: dict[str, dict[str, Any]] = {}
+    for path in (collection.path, *collection.aliases):
+        paths.update(_paths_of(collection, path, router))
+    return paths
+
+
+def _paths_of(collection: Collection, template: str, router: Router) -> dict[str, dict[str, Any]]:
+    """The operations of one path that shows `collection` (its own or an alias)."""
     parent_id = 1 if collection.parent is not None else None
-    base = "/" + collection.path
+    base = "/" + template
     item = {"$ref": f"#/components/schemas/{schema_name(collection)}"}
     paths: dict[str, dict[str, Any]] = {}
 
@@ -161,7 +169,7 @@ def _collection_paths(collection: Collection, router: Router) -> dict[str, dict[
     listing = [*LIST_PARAMETERS, FORWARD_ONLY] if collection.forward_only else LIST_PARAMETERS
     add(
         base,
-        Route(collection, parent_id, None, None),
+        Route(collection, parent_id, None, None, template),
         {
             "GET": lambda status: _operation(f"list {name}s", status, {"type": "array", "items": item}, listing),
             "POST": lambda status: _operation(f"create a {name}", status, item, body=item),
@@ -170,12 +178,17 @@ def _collection_paths(collection: Collection, router: Router) -> dict[str, dict[
     count = {"type": "object", "required": ["count"], "properties": {"count": {"type": "integer"}}}
     add(
         base + "/count",
-        Route(collection, parent_id, None, "count"),
+        Route(collection, parent_id, None, "count", template),
         {"GET": lambda status: _operation(f"count {name}s", status, count, FILTER_PARAMETERS)},
     )
     add(
+        base + "/count/info",
+        Route(collection, parent_id, None, "count/info", template),
+        {"GET": lambda status: _operation(f"count {name}s (the /info projection)", status, count, FILTER_PARAMETERS)},
+    )
+    add(
         base + "/search",
-        Route(collection, parent_id, None, "search"),
+        Route(collection, parent_id, None, "search", template),
         {
             "POST": lambda status: _operation(
                 f"search {name}s", status, {"type": "array", "items": item}, PAGING_PARAMETERS, SEARCH_BODY
@@ -184,7 +197,7 @@ def _collection_paths(collection: Collection, router: Router) -> dict[str, dict[
     )
     add(
         base + "/{id}",
-        Route(collection, parent_id, 1, None),
+        Route(collection, parent_id, 1, None, template),
         {
             "GET": lambda status: _operation(f"get a {name}", status, item, [FIELDS_PARAMETER]),
             "PUT": lambda status: _operation(f"replace a {name}", status, item, body=item),
@@ -194,14 +207,17 @@ def _collection_paths(collection: Collection, router: Router) -> dict[str, dict[
     )
     add(
         base + "/{id}/info",
-        Route(collection, parent_id, 1, "info"),
+        Route(collection, parent_id, 1, "info", template),
         {"GET": lambda status: _operation(f"get a {name}'s info", status, {"type": "object"})},
     )
     for path, operations in paths.items():
-        names = ["parentId"] * ("{parentId}" in path) + ["id"] * ("{id}" in path)
+        names = [name.strip("{}") for name in PATH_NAMES.findall(path)]
         for operation in operations.values():
             operation["parameters"] = [_path_parameter(n) for n in names] + operation.get("parameters", [])
     return paths
+
+
+PATH_NAMES = re.compile(r"\{[^}]+\}")
 
 
 def _path_parameter(name: str) -> dict[str, Any]:

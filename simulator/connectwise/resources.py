@@ -207,6 +207,8 @@ class ConnectWiseApi:
         if method not in allowed:
             raise self._unserved(method, path, allowed)
         check_api(backend, principal, route.collection.api)
+        if route.ancestor_ids:
+            backend.check_ancestors(route.collection, route.parent_id, route.ancestor_ids, principal)
         status = self.router.success_status(route, method)
         return self._serve(backend, route, method, principal, base_url, status)
 
@@ -243,7 +245,7 @@ class ConnectWiseApi:
     ) -> Response:
         collection, parent_id = route.collection, route.parent_id
         renderer = backend.renderer(collection)
-        if route.action == "count":
+        if route.action in ("count", "count/info"):
             count = backend.count(collection, list_query(Params()), parent_id, principal)
             return json_response({"count": count}, status)
         if route.action == "info":

@@ -21,12 +21,14 @@ class Route:
     collection: Collection
     parent_id: int | None
     record_id: int | None
-    action: str | None  # None, "count" or "search"
+    action: str | None  # None, "count", "search" or "info"
+    path: str | None = None  # the template matched: the collection's path or one of its aliases
+    ancestor_ids: tuple[int, ...] = ()  # the ids above the parent's, outermost first (a grandparent's)
 
     @property
     def template(self) -> str:
         """The spec template of this operation's path, for its success status."""
-        base = "/" + self.collection.path
+        base = "/" + (self.path or self.collection.path)
         if self.action == "info":
             return f"{base}/{{id}}/info"
         if self.action:
@@ -51,11 +53,12 @@ class Router:
         self.index = index
         self._tree: dict[str, Any] = {}
         for collection in collections:
-            node = self._tree
-            for segment in _segments(collection.path):
-                key = "{}" if segment.startswith("{") else segment.casefold()
-                node = node.setdefault(key, {})
-            node.setdefault("", collection)  # the first declaration of a path wins
+            for path in (collection.path, *collection.aliases):
+                node = self._tree
+                for segment in _segments(path):
+                    key = "{}" if segment.startswith("{") else segment.casefold()
+                    node = node.setdefault(key, {})
+                node.setdefault("", (collection, path))  # the first declaration of a path wins
         self.success: dict[tuple[str, str], int] = {}
         self._real_methods: dict[tuple[str, bool], frozenset[str]] = {}
 
@@ -63,33 +66,39 @@ class Router:
         segments = [s.casefold() for s in _segments(path)]
         if not segments:
             return None
-        return self._walk(self._tree, segments, 0, None)
+        return self._walk(self._tree, segments, 0, ())
 
-    def _walk(self, node: dict[str, Any], segments: list[str], at: int, parent_id: int | None) -> Route | None:
+    def _walk(self, node: dict[str, Any], segments: list[str], at: int, ids: tuple[int, ...]) -> Route | None:
+        """`ids`: the path's ids so far, outermost first (the last one is the parent's)."""
         if at < len(segments):
             head = segments[at]
             child = node.get(head)
             if child is not None:
-                found = self._walk(child, segments, at + 1, parent_id)
+                found = self._walk(child, segments, at + 1, ids)
                 if found is not None:
                     return found
             child = node.get("{}")
             if child is not None and head.isdigit():
-                found = self._walk(child, segments, at + 1, int(head))
+                found = self._walk(child, segments, at + 1, (*ids, int(head)))
                 if found is not None:
                     return found
-        collection = node.get("")
-        if collection is None:
+        declared = node.get("")
+        if declared is None:
             return None
+        collection, path = declared
+        parent_id, ancestors = (ids[-1], ids[:-1]) if ids else (None, ())
         rest = segments[at:]
         if not rest:
-            return Route(collection, parent_id, None, None)
+            return Route(collection, parent_id, None, None, path, ancestors)
         if len(rest) == 1 and rest[0] in ACTIONS:
-            return Route(collection, parent_id, None, rest[0])
+            return Route(collection, parent_id, None, rest[0], path, ancestors)
         if len(rest) == 1 and rest[0].isdigit():
-            return Route(collection, parent_id, int(rest[0]), None)
+            return Route(collection, parent_id, int(rest[0]), None, path, ancestors)
+        if rest == ["count", "info"]:  # `/company/noteTypes/count/info`: the count of the `/info` projection
+            return Route(collection, parent_id, None, "count/info", path, ancestors)
         if len(rest) == 2 and rest[0].isdigit() and rest[1] == "info":
-            return Route(collection, parent_id, int(rest[0]), "info")  # one record's `/info` projection
+            # one record's `/info` projection
+            return Route(collection, parent_id, int(rest[0]), "info", path, ancestors)
         return None
 
     def allowed_methods(self, route: Route) -> list[str]:
@@ -103,11 +112,11 @@ class Router:
             # Only where the real API has the action: `.../subtypes/search` would otherwise match `{id}`.
             endpoint = self.index.match(route.template)
             exists = endpoint is not None and endpoint.template.endswith("/" + route.action)
-            method = "GET" if route.action == "count" else "POST"
+            method = "GET" if route.action in ("count", "count/info") else "POST"
             return [method] if "GET" in methods and exists else []
-        if route.collection.schema is None:
-            # A generated collection serves exactly the real API's operations on its paths.
-            key = (route.collection.table, route.record_id is None)
+        if route.collection.schema is None or (route.path or route.collection.path) != route.collection.path:
+            # A generated collection (or an alias) serves exactly the real API's operations on its paths.
+            key = (route.path or route.collection.path, route.record_id is None)
             real = self._real_methods.get(key)
             if real is None:
                 endpoint = self.index.match(route.template)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
 
+PATH_IDS = re.compile(r"/\{[^}]+\}")
 FieldSpec = dict[str, Any]  # t (type), ref, items, max, req, upd, post, null, enum
 
 
@@ -23,7 +25,7 @@ def model_fields(model: str) -> dict[str, FieldSpec]:
 
 def table_of(path: str) -> str:
     """The store table a list path's records live in: `/service/boards/{parentId}/teams` -> `service/boards/teams`."""
-    return path.strip("/").replace("/{parentId}", "")
+    return PATH_IDS.sub("", path.strip("/"))
 
 
 def collection_path(path: str) -> str:
