@@ -121,7 +121,7 @@ def test_copying_a_child_record_keeps_it_under_its_parent(api: Api) -> None:
     assert answer.status_code in (200, 201), answer.get_json()
     assert count(api, f"service/surveys/{survey_id}/questions") == before + 1
     event = example(api, "system/workflows/events")
-    workflow_id = event["_parentId"]
+    workflow_id = event["parentId"]  # an event holds its workflow's id in parentId
     answer = api.post(f"system/workflows/{workflow_id}/events/{event['id']}/copy")
     assert answer.status_code in (200, 201), answer.get_json()
 
