@@ -125,7 +125,19 @@ def lookup_codebase(site_url: str, company_id: str, *, timeout: Timeout = DEFAUL
     An unknown company (ConnectWise answers `null`), a site without the lookup (404) or an odd body
     fall back to the default; an unreachable site raises a TransportError.
     """
-    url = f"{_site(site_url)}/login/companyinfo/{quote(company_id, safe='')}"
+    codebase = company_info(site_url, company_id, timeout=timeout).get("Codebase")
+    if not isinstance(codebase, str) or not codebase.strip("/ "):
+        log.info("no codebase from %s's companyinfo; using %s", site_root(site_url), DEFAULT_CODEBASE)
+        return DEFAULT_CODEBASE
+    return codebase.strip("/ ") + "/"
+
+
+def company_info(site_url: str, company_id: str, *, timeout: Timeout = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    """The anonymous `/login/companyinfo/{company}` answer ({} when the site has none or answers oddly).
+
+    Raises TransportError when the site cannot be reached.
+    """
+    url = f"{site_root(site_url)}/login/companyinfo/{quote(company_id, safe='')}"
     with new_session(retry_policy()) as session:
         try:
             response = session.get(url, timeout=timeout, headers={"User-Agent": USER_AGENT})
@@ -135,14 +147,11 @@ def lookup_codebase(site_url: str, company_id: str, *, timeout: Timeout = DEFAUL
         info = response.json() if response.ok else None
     except ValueError:
         info = None
-    codebase = info.get("Codebase") if isinstance(info, dict) else None
-    if not isinstance(codebase, str) or not codebase.strip("/ "):
-        log.info("no codebase from %s (status %s); using %s", url, response.status_code, DEFAULT_CODEBASE)
-        return DEFAULT_CODEBASE
-    return codebase.strip("/ ") + "/"
+    return info if isinstance(info, dict) else {}
 
 
-def _site(site_url: str) -> str:
+def site_root(site_url: str) -> str:
+    """`https://host[:port]` of a site given with or without its scheme."""
     site = site_url.strip().rstrip("/")
     return site if "://" in site else f"https://{site}"
 
@@ -182,7 +191,7 @@ class ConnectWiseClient:
     def for_site(cls, site_url: str, credentials: Credentials, client_id: str, **options: Any) -> ConnectWiseClient:
         """A client for `https://{site}/{codebase}apis/3.0`, the codebase looked up from the site."""
         codebase = lookup_codebase(site_url, credentials.company_id, timeout=options.get("timeout", DEFAULT_TIMEOUT))
-        return cls(f"{_site(site_url)}/{codebase}apis/3.0", credentials, client_id, **options)
+        return cls(f"{site_root(site_url)}/{codebase}apis/3.0", credentials, client_id, **options)
 
     def __repr__(self) -> str:
         kind = "integrator login" if isinstance(self.credentials, IntegratorLogin) else "API key"

@@ -13,11 +13,16 @@ import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
-from ..integration.connectwise import DEFAULT_CODEBASE, ConnectWiseClient, ConnectWiseError, NotFound, PermissionDenied
-from ..integration.connectwise_errors import TRANSPORT_FAILURES, transport_error
-from ..integration.transport import DEFAULT_TIMEOUT, new_session, retry_policy
+from ..integration.connectwise import (
+    DEFAULT_CODEBASE,
+    ConnectWiseClient,
+    ConnectWiseError,
+    NotFound,
+    PermissionDenied,
+    company_info,
+    site_root,
+)
 from ..simulator.connectwise.collections import ALL_COLLECTIONS
 from ..simulator.connectwise.fields import Ref
 from ..simulator.connectwise.model import Collection
@@ -90,30 +95,6 @@ def is_secret_field(name: str, value: Any) -> bool:
         return False
     folded = name.casefold().replace("_", "")
     return any(word in folded for word in SECRET_WORDS)
-
-
-def site_root(site: str) -> str:
-    """`https://host[:port]` of a site given with or without its scheme."""
-    site = site.strip().rstrip("/")
-    return site if "://" in site else f"https://{site}"
-
-
-def company_info(site: str, company_id: str, timeout: Any = DEFAULT_TIMEOUT) -> dict[str, Any]:
-    """The anonymous `/login/companyinfo/{company}` answer ({} when the site has none).
-
-    Raises TransportError when the site cannot be reached.
-    """
-    url = f"{site_root(site)}/login/companyinfo/{quote(company_id, safe='')}"
-    with new_session(retry_policy()) as session:
-        try:
-            response = session.get(url, timeout=timeout)
-        except TRANSPORT_FAILURES as error:
-            raise transport_error(error, "GET", url) from error
-    try:
-        info = response.json() if response.ok else None
-    except ValueError:
-        info = None
-    return info if isinstance(info, dict) else {}
 
 
 def client_for(site: str, info: dict[str, Any], credentials: Any, client_id: str, **options: Any) -> ConnectWiseClient:
