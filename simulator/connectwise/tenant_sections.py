@@ -86,6 +86,11 @@ class SectionPlan:
             self.sections[name] = collection
             self.aliases[collection.table] = name
 
+        for parent, children in self._children.items():
+            # A board's `teams` are `service/boards/{id}/teams`, not `project/boards/{id}/teams`, which
+            # also hangs under a service board: a child under its parent's own path takes the name first.
+            children.sort(key=lambda child: not child.table.startswith(parent + "/"))
+
     def section(self, key: str) -> str | None:
         """The canonical section name for a top-level key (a name or a table path), if any."""
         if key in self.sections:
@@ -99,7 +104,7 @@ class SectionPlan:
         nestings: dict[str, Nesting] = {}
         for child in self._children.get(collection.table, []):
             name = self._names[child.table]
-            if name not in fields:
+            if name not in fields and name not in nestings:
                 nestings[name] = Nesting(name, child, None)
         for other, ref_field in self._referrers.get(collection.table, []):
             name = self._names[other.table]
