@@ -11,6 +11,7 @@ import contextlib
 import functools
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -281,8 +282,12 @@ def source_people_values() -> set[str]:
 
 
 def leaked(text: str) -> list[str]:
-    folded = text.casefold()
-    return sorted(value for value in source_people_values() if value.casefold() in folded)
+    """The source's people values found in `text` as whole words (a first name inside "business" is not one)."""
+    return sorted(
+        value
+        for value in source_people_values()
+        if re.search(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", text, re.IGNORECASE)
+    )
 
 
 def test_anonymize_leaves_no_source_name_email_or_phone_and_references_still_resolve(captured: dict[str, Any]) -> None:
