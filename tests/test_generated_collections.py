@@ -367,3 +367,25 @@ def test_views_across_parents_and_info_counts(api: Api) -> None:
     types = api.get("company/companies/types").get_json()
     assert [t["id"] for t in api.get("company/companies/info/types").get_json()] == [t["id"] for t in types]
     assert api.get(f"company/companies/info/types/{types[0]['id']}").get_json()["name"] == types[0]["name"]
+
+
+def test_fixed_lists_answer_connectwise_s_own_records_read_only(api: Api) -> None:
+    """Locales, currency codes and document types: lists with no table a tenant edits, with count and by id."""
+    locales = api.get("system/info/locales").get_json()
+    assert {"name": "English (United States)", "localeCode": "en-US"}.items() <= locales[0].items()
+    assert api.get("system/info/locales/count").get_json() == {"count": len(locales)}
+    assert api.get(f"system/info/locales/{locales[1]['id']}").get_json()["localeCode"] == locales[1]["localeCode"]
+    assert api.get("system/info/locales/99999").status_code == 404
+    codes = api.get("finance/info/currencyCodes", query_string={"conditions": 'name="USD"'}).get_json()
+    assert [code["name"] for code in codes] == ["USD"]
+    assert api.get(f"finance/info/currencyCodes/{codes[0]['id']}").get_json()["name"] == "USD"
+    pdf = api.get("system/documentTypes/info", query_string={"conditions": 'fileExtension="pdf"'}).get_json()
+    assert pdf[0]["mimeType"] == "application/pdf"
+    assert api.get(f"system/documentTypes/{pdf[0]['id']}/info").get_json()["fileExtension"] == "pdf"
+    total = api.get("system/documentTypes/info/count").get_json()["count"]
+    assert total == len(api.get("system/documentTypes/info", query_string={"pageSize": 1000}).get_json()) > 1
+    assert api.post("system/info/locales", {"name": "Klingon", "localeCode": "tlh"}).status_code in (404, 405)
+    assert api.get("system/documentTypes").status_code == 404  # the `{id}/info` spelling is no list of its own
+    view = api.world.backend.collection("system/info/locales").view
+    view(api.world.backend, None)[0]["name"] = "changed by a caller"  # a caller's copy, not the list itself
+    assert api.get("system/info/locales").get_json()[0]["name"] == "English (United States)"

@@ -19,6 +19,7 @@ from marshmallow import Schema, fields, validate
 from . import rules, server_defaults
 from .endpoints import endpoint_index
 from .fields import CwDateTime, Flag, Int, Nested, Number, Ref, Text
+from .fixed_lists import fixed_lists, fixed_view
 from .model import READ_ONLY, Collection, Parent
 from .schema_index import (
     FieldSpec,
@@ -295,6 +296,7 @@ def with_generated(hand: Iterable[Collection], base_schema: type[Schema]) -> lis
     views += _views(paths, collections, builder, base_schema)
     views += _usages(paths, collections, builder, base_schema)
     views += _reference_views(paths, collections, builder, base_schema)
+    views += _fixed(paths, collections, builder, base_schema)
     notes = collections.get("service/tickets/allNotes")
     if notes is not None:
         notes.view = all_notes
@@ -531,6 +533,34 @@ def _reference_views(
             methods=READ_ONLY,
             model=item,
             view=records_pointing_at(source.table, links, parent_table),
+        )
+        view.schema_factory = _factory(builder, view, base_schema, None)
+        collections[view.table] = view
+        views.append(view)
+    return views
+
+
+def _fixed(
+    paths: dict[str, Any], collections: dict[str, Collection], builder: SchemaBuilder, base_schema: type[Schema]
+) -> list[Collection]:
+    """Lists ConnectWise answers from its own code (fixed_lists.py), read-only, with `/count` and `/{id}`; a list
+    spelled `x/info` whose record the index reads at `x/{id}/info` takes that spelling as an alias."""
+    views = []
+    for spec_path in fixed_lists():
+        path = spec_path.strip("/")
+        if spec_path not in paths or table_of(path) in collections:
+            continue
+        bare = path.removesuffix("/info")
+        one_info = bare != path and endpoint_index().match(f"/{bare}/{{id}}/info") is not None
+        view = Collection(
+            path,
+            lower_camel(paths[spec_path]["item"]),
+            None,
+            api_for(path),
+            methods=READ_ONLY,
+            model=paths[spec_path]["item"],
+            view=fixed_view(spec_path),
+            aliases=(bare,) if one_info else (),
         )
         view.schema_factory = _factory(builder, view, base_schema, None)
         collections[view.table] = view
