@@ -389,3 +389,14 @@ def test_fixed_lists_answer_connectwise_s_own_records_read_only(api: Api) -> Non
     view = api.world.backend.collection("system/info/locales").view
     view(api.world.backend, None)[0]["name"] = "changed by a caller"  # a caller's copy, not the list itself
     assert api.get("system/info/locales").get_json()[0]["name"] == "English (United States)"
+
+
+def test_the_plural_changeorders_count_counts_the_singular_change_order_list(api: Api) -> None:
+    """`/procurement/changeorders/count` is the count of `/procurement/changeorder` (the index lists no plural list)."""
+    backend = api.world.backend
+    before = api.get("procurement/changeorders/count").get_json()["count"]
+    assert before == len(api.get("procurement/changeorder", query_string={"pageSize": 1000}).get_json())
+    body = example_body(backend, backend.collection("procurement/changeorder"), "Count")
+    assert api.post("procurement/changeorder", body).status_code in (200, 201)
+    assert api.get("procurement/changeorders/count").get_json() == {"count": before + 1}
+    assert api.get("procurement/changeorders").status_code == 404  # no such list in the real API either

@@ -297,6 +297,7 @@ def with_generated(hand: Iterable[Collection], base_schema: type[Schema]) -> lis
     views += _usages(paths, collections, builder, base_schema)
     views += _reference_views(paths, collections, builder, base_schema)
     views += _fixed(paths, collections, builder, base_schema)
+    _plural_counts(collections)
     notes = collections.get("service/tickets/allNotes")
     if notes is not None:
         notes.view = all_notes
@@ -538,6 +539,21 @@ def _reference_views(
         collections[view.table] = view
         views.append(view)
     return views
+
+
+def _plural_counts(collections: dict[str, Collection]) -> None:
+    """A `/count` the index spells in the plural beside a list it spells in the singular
+    (`/procurement/changeorders/count` beside `/procurement/changeorder`): the count of that list."""
+    by_path = {c.path.casefold(): c for c in collections.values() if c.view is None and c.view_of is None}
+    routed = set(by_path) | {alias.casefold() for c in collections.values() for alias in c.aliases}
+    for endpoint in endpoint_index().endpoints:
+        if not endpoint.template.endswith("s/count"):
+            continue
+        plural = template(endpoint.template.removesuffix("/count")).strip("/")
+        owner = by_path.get(plural[:-1].casefold())
+        if owner is not None and plural.casefold() not in routed:
+            owner.aliases = (*owner.aliases, plural)
+            routed.add(plural.casefold())
 
 
 def _fixed(
