@@ -4,6 +4,7 @@ field, find it by a condition on that field, delete it; every list answers and t
 from __future__ import annotations
 
 import dataclasses
+import io
 from typing import Any
 
 import pytest
@@ -400,3 +401,30 @@ def test_the_plural_changeorders_count_counts_the_singular_change_order_list(api
     assert api.post("procurement/changeorder", body).status_code in (200, 201)
     assert api.get("procurement/changeorders/count").get_json() == {"count": before + 1}
     assert api.get("procurement/changeorders").status_code == 404  # no such list in the real API either
+
+
+def test_a_tickets_documents_are_the_uploads_attached_to_it(api: Api) -> None:
+    """`/service/tickets/{id}/documents`: the documents uploaded with `recordType` Ticket and the ticket's id."""
+    ticket_id = api.post("service/tickets", {"summary": "Documents", "company": {"id": 1}}).get_json()["id"]
+    other_id = api.post("service/tickets", {"summary": "No documents", "company": {"id": 1}}).get_json()["id"]
+
+    def upload(record_type: str, record_id: int, title: str) -> int:
+        form = {"file": (io.BytesIO(b"log"), f"{title}.txt", "text/plain"), "recordType": record_type}
+        form |= {"recordId": str(record_id), "title": title}
+        answer = api.post("system/documents", data=form, content_type="multipart/form-data")
+        assert answer.status_code in (200, 201), answer.get_json()
+        return answer.get_json()["id"]
+
+    first, second = upload("Ticket", ticket_id, "Backup log"), upload("Ticket", ticket_id, "Screenshot")
+    upload("Ticket", other_id, "Elsewhere")
+    listed = api.get(f"service/tickets/{ticket_id}/documents").get_json()
+    assert [(d["id"], d["name"]) for d in listed] == [(first, "Backup log"), (second, "Screenshot")]
+    assert api.get(f"service/tickets/{ticket_id}/documents/count").get_json() == {"count": 2}
+    assert api.get("service/tickets/99999/documents").status_code == 404
+    # A project ticket's documents are the uploads naming a ProjectTicket, never a service ticket of the same id.
+    project_id = min(api.world.backend.store.table("project/tickets").records)  # the default tenant has some
+    before = api.get(f"project/tickets/{project_id}/documents/count").get_json()["count"]
+    upload("ProjectTicket", project_id, "Plan")
+    assert api.get(f"project/tickets/{project_id}/documents/count").get_json() == {"count": before + 1}
+    upload("Ticket", project_id, "A service ticket's")
+    assert api.get(f"project/tickets/{project_id}/documents/count").get_json() == {"count": before + 1}

@@ -30,7 +30,7 @@ from .schema_index import (
     schema_index,
     table_of,
 )
-from .views import all_notes, records_pointing_at, usages
+from .views import ATTACHED_RECORD_TYPES, DOCUMENTS, all_notes, documents_attached_to, records_pointing_at, usages
 
 # The integrator-login API that guards a path, by its longest matching prefix.
 API_BY_PREFIX = {
@@ -507,7 +507,8 @@ def _reference_views(
     paths: dict[str, Any], collections: dict[str, Collection], builder: SchemaBuilder, base_schema: type[Schema]
 ) -> list[Collection]:
     """`/service/tickets/{id}/timeentries` and the like: references to another model's records that point
-    at the parent (by a reference named after it, `chargeToId` or `objectId`)."""
+    at the parent (by a reference named after it, `chargeToId` or `objectId`); a ticket's `/documents`: the
+    uploads attached to it."""
     homes = schema_index()["homes"]
     views = []
     for spec_path, entry in paths.items():
@@ -523,8 +524,12 @@ def _reference_views(
             continue
         word = singular(parent_table.split("/")[-1])
         links = tuple(name for name in (word, "chargeToId", "objectId") if name in model_fields(source.model or ""))
-        if not links:
+        attached = source.table == DOCUMENTS and parent_table in ATTACHED_RECORD_TYPES
+        if not links and not attached:
             continue
+        shown = (
+            documents_attached_to(parent_table) if attached else records_pointing_at(source.table, links, parent_table)
+        )
         view = Collection(
             path,
             lower_camel(item),
@@ -533,7 +538,7 @@ def _reference_views(
             parent=Parent("_parentId", parent_table),
             methods=READ_ONLY,
             model=item,
-            view=records_pointing_at(source.table, links, parent_table),
+            view=shown,
         )
         view.schema_factory = _factory(builder, view, base_schema, None)
         collections[view.table] = view
