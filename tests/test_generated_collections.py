@@ -428,3 +428,31 @@ def test_a_tickets_documents_are_the_uploads_attached_to_it(api: Api) -> None:
     assert api.get(f"project/tickets/{project_id}/documents/count").get_json() == {"count": before + 1}
     upload("Ticket", project_id, "A service ticket's")
     assert api.get(f"project/tickets/{project_id}/documents/count").get_json() == {"count": before + 1}
+
+
+def test_an_info_list_without_a_list_of_its_own_reads_one_record_at_its_id_info(api: Api) -> None:
+    """`x/info` beside `x/{id}/info` with no list at `x` (`/service/scheduling/members`, `/service/priority`): the
+    record at `x/{id}/info` is the one `x/info` lists; a missing record is a 404."""
+    backend = api.world.backend
+    spelled = [c for c in ALL_COLLECTIONS if c.view_of is not None and c.aliases]
+    assert {"service/scheduling/members/info", "service/priority/info"} <= {c.path for c in spelled}
+    checked = []
+    for view in spelled:
+        parent_id = any_record(backend, view.parent.collection) if view.parent else None
+        base = backend.collection(view.view_of)
+        if not api.get(backend.concrete_path(view, parent_id)).get_json():
+            api.post(backend.concrete_path(base, parent_id), example_body(backend, base, "Info"))
+        listed = api.get(backend.concrete_path(view, parent_id)).get_json()
+        assert listed, view.path
+        one = api.get(f"{backend.concrete_path(view, parent_id, view.aliases[0])}/{listed[0]['id']}/info")
+        assert one.status_code == 200 and one.get_json() == listed[0], (view.path, one.get_json())
+        missing = api.get(f"{backend.concrete_path(view, parent_id, view.aliases[0])}/99999/info")
+        assert missing.status_code == 404, view.path
+        checked.append(view.path)
+    assert len(checked) == len(spelled)
+    members = api.get("service/scheduling/members/info", query_string={"pageSize": 1000}).get_json()
+    assert [m["id"] for m in members] == [
+        m["id"] for m in api.get("system/members", query_string={"pageSize": 1000}).get_json()
+    ]
+    assert api.get("service/scheduling/members/info/count").get_json() == {"count": len(members)}
+    assert "licenseClass" not in members[0] and members[0]["identifier"]

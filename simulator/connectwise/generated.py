@@ -76,6 +76,8 @@ PARENT_TABLES = {
     "configurations/types": "company/configurations/types",  # the spec drops `company/` on a few paths
     "configurations/types/questions": "company/configurations/types/questions",
 }
+# `...Info` models whose base model is named otherwise (reviewed): the scheduling member list shows the members.
+INFO_BASES = {"SchedulingMemberInfo": "Member"}
 # List paths that share a model with another list but not its records: served as that list they would lie.
 NOT_THE_SAME_RECORDS = frozenset(
     {
@@ -393,6 +395,7 @@ def _views(
     under the base's parent, or across its parents when the path names none.
     """
     homes = _homes()
+    index = endpoint_index()
     routed = {c.path.casefold() for c in collections.values()} | {
         alias.casefold() for c in collections.values() for alias in c.aliases
     }
@@ -403,7 +406,7 @@ def _views(
         parts = shown.split("/")
         if "info" not in parts or parts[-1].startswith("{") or shown.casefold() in routed:
             continue
-        base_model = item[: -len("Info")] if item.endswith("Info") else item
+        base_model = INFO_BASES.get(item) or (item[: -len("Info")] if item.endswith("Info") else item)
         base_home = homes.get(base_model) or reference_path(f"{base_model}Reference") or ""
         base = collections.get(table_of(template(base_home)))
         if base is None or base.view is not None or base.view_of is not None:
@@ -415,6 +418,8 @@ def _views(
                 continue
             if not fits(shown, parent, collections):
                 continue
+        bare = shown.removesuffix("/info")  # `x/info` whose record the index reads at `x/{id}/info`: an alias
+        one_info = bare != shown and bare.casefold() not in routed and index.match(f"/{bare}/{{id}}/info") is not None
         view = Collection(
             shown,
             lower_camel(item),
@@ -425,7 +430,9 @@ def _views(
             methods=READ_ONLY,
             model=item if item in schema_index()["models"] else base.model,
             view_of=base.table,
+            aliases=(bare,) if one_info else (),
         )
+        routed.update(alias.casefold() for alias in view.aliases)
         if table_of(view.path) in collections:  # not view.table: it is computed once, on first read
             view.table_name = f"{shown}#view"
         routed.add(shown.casefold())
