@@ -434,19 +434,19 @@ def test_an_info_list_without_a_list_of_its_own_reads_one_record_at_its_id_info(
     """`x/info` beside `x/{id}/info` with no list at `x` (`/service/scheduling/members`, `/service/priority`): the
     record at `x/{id}/info` is the one `x/info` lists; a missing record is a 404."""
     backend = api.world.backend
-    spelled = [c for c in ALL_COLLECTIONS if c.view_of is not None and c.aliases]
+    spelled = [c for c in ALL_COLLECTIONS if c.view_of is not None and c.path.removesuffix("/info") in c.aliases]
     assert {"service/scheduling/members/info", "service/priority/info"} <= {c.path for c in spelled}
     checked = []
     for view in spelled:
         parent_id = any_record(backend, view.parent.collection) if view.parent else None
-        base = backend.collection(view.view_of)
+        base, bare = backend.collection(view.view_of), view.path.removesuffix("/info")
         if not api.get(backend.concrete_path(view, parent_id)).get_json():
             api.post(backend.concrete_path(base, parent_id), example_body(backend, base, "Info"))
         listed = api.get(backend.concrete_path(view, parent_id)).get_json()
         assert listed, view.path
-        one = api.get(f"{backend.concrete_path(view, parent_id, view.aliases[0])}/{listed[0]['id']}/info")
+        one = api.get(f"{backend.concrete_path(view, parent_id, bare)}/{listed[0]['id']}/info")
         assert one.status_code == 200 and one.get_json() == listed[0], (view.path, one.get_json())
-        missing = api.get(f"{backend.concrete_path(view, parent_id, view.aliases[0])}/99999/info")
+        missing = api.get(f"{backend.concrete_path(view, parent_id, bare)}/99999/info")
         assert missing.status_code == 404, view.path
         checked.append(view.path)
     assert len(checked) == len(spelled)
@@ -456,3 +456,35 @@ def test_an_info_list_without_a_list_of_its_own_reads_one_record_at_its_id_info(
     ]
     assert api.get("service/scheduling/members/info/count").get_json() == {"count": len(members)}
     assert "licenseClass" not in members[0] and members[0]["identifier"]
+
+
+@pytest.mark.parametrize(
+    ("misfiled", "listed"),
+    [
+        ("company/expenseTypes/info", "expense/types/info"),
+        ("company/paymentTypes/info", "expense/paymentTypes/info"),
+        ("sales/schedule/holidaylists/info", "schedule/holidaylists/info"),
+        ("sales/service/priority/info", "service/priority/info"),
+    ],
+)
+def test_an_info_count_the_index_files_elsewhere_counts_its_info_list(api: Api, misfiled: str, listed: str) -> None:
+    """The index has no `/info/count` beside these `/info` lists; it files their count under another spelling."""
+    view = next(c for c in ALL_COLLECTIONS if c.path == listed)
+    backend = api.world.backend
+    base = backend.collection(view.view_of)
+    before = api.get(f"{misfiled}/count").get_json()["count"]
+    assert before == len(api.get(listed, query_string={"pageSize": 1000}).get_json())
+    assert api.post(base.path, example_body(backend, base, "Counted")).status_code in (200, 201)
+    assert api.get(f"{misfiled}/count").get_json() == {"count": before + 1}
+    assert api.get(misfiled).status_code == 404  # a count only: the index lists nothing else there
+
+
+def test_a_holiday_lists_info_count_filed_under_sales_counts_that_lists_holidays(api: Api) -> None:
+    backend = api.world.backend
+    holidays = backend.collection("schedule/holidayLists/holidays")
+    lists = [api.post("schedule/holidaylists", {"name": f"Counted {n}"}).get_json()["id"] for n in (1, 2)]
+    body = example_body(backend, holidays, "Counted")
+    assert api.post(f"schedule/holidaylists/{lists[0]}/holidays", body).status_code in (200, 201)
+    assert api.get(f"sales/schedule/holidaylists/{lists[0]}/holidays/info/count").get_json() == {"count": 1}
+    assert api.get(f"sales/schedule/holidaylists/{lists[1]}/holidays/info/count").get_json() == {"count": 0}
+    assert api.get("sales/schedule/holidaylists/99999/holidays/info/count").status_code == 404

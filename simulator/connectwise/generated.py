@@ -78,6 +78,15 @@ PARENT_TABLES = {
 }
 # `...Info` models whose base model is named otherwise (reviewed): the scheduling member list shows the members.
 INFO_BASES = {"SchedulingMemberInfo": "Member"}
+# `/info/count` paths the index files under another spelling than their `/info` list, which has no count of its
+# own there (reviewed against the endpoint index): misfiled path -> the served `/info` list it counts.
+MISFILED_INFO_COUNTS = {
+    "company/expenseTypes/info": "expense/types/info",
+    "company/paymentTypes/info": "expense/paymentTypes/info",
+    "sales/schedule/holidaylists/info": "schedule/holidaylists/info",
+    "sales/schedule/holidaylists/{parentId}/holidays/info": "schedule/holidaylists/{parentId}/holidays/info",
+    "sales/service/priority/info": "service/priority/info",
+}
 # List paths that share a model with another list but not its records: served as that list they would lie.
 NOT_THE_SAME_RECORDS = frozenset(
     {
@@ -300,6 +309,7 @@ def with_generated(hand: Iterable[Collection], base_schema: type[Schema]) -> lis
     views += _reference_views(paths, collections, builder, base_schema)
     views += _fixed(paths, collections, builder, base_schema)
     _plural_counts(collections)
+    _misfiled_info_counts(collections)
     notes = collections.get("service/tickets/allNotes")
     if notes is not None:
         notes.view = all_notes
@@ -566,6 +576,15 @@ def _plural_counts(collections: dict[str, Collection]) -> None:
         if owner is not None and plural.casefold() not in routed:
             owner.aliases = (*owner.aliases, plural)
             routed.add(plural.casefold())
+
+
+def _misfiled_info_counts(collections: dict[str, Collection]) -> None:
+    """The `/info/count` the index files under another spelling (MISFILED_INFO_COUNTS): the count of that list."""
+    by_path = {c.path: c for c in collections.values()}
+    for misfiled, counted in MISFILED_INFO_COUNTS.items():
+        view = by_path.get(counted)
+        if view is not None:
+            view.aliases = (*view.aliases, misfiled)
 
 
 def _fixed(
