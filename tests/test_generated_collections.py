@@ -4,6 +4,7 @@ field, find it by a condition on that field, delete it; every list answers and t
 from __future__ import annotations
 
 import dataclasses
+import io
 from typing import Any
 
 import pytest
@@ -367,3 +368,123 @@ def test_views_across_parents_and_info_counts(api: Api) -> None:
     types = api.get("company/companies/types").get_json()
     assert [t["id"] for t in api.get("company/companies/info/types").get_json()] == [t["id"] for t in types]
     assert api.get(f"company/companies/info/types/{types[0]['id']}").get_json()["name"] == types[0]["name"]
+
+
+def test_fixed_lists_answer_connectwise_s_own_records_read_only(api: Api) -> None:
+    """Locales, currency codes and document types: lists with no table a tenant edits, with count and by id."""
+    locales = api.get("system/info/locales").get_json()
+    assert {"name": "English (United States)", "localeCode": "en-US"}.items() <= locales[0].items()
+    assert api.get("system/info/locales/count").get_json() == {"count": len(locales)}
+    assert api.get(f"system/info/locales/{locales[1]['id']}").get_json()["localeCode"] == locales[1]["localeCode"]
+    assert api.get("system/info/locales/99999").status_code == 404
+    codes = api.get("finance/info/currencyCodes", query_string={"conditions": 'name="USD"'}).get_json()
+    assert [code["name"] for code in codes] == ["USD"]
+    assert api.get(f"finance/info/currencyCodes/{codes[0]['id']}").get_json()["name"] == "USD"
+    pdf = api.get("system/documentTypes/info", query_string={"conditions": 'fileExtension="pdf"'}).get_json()
+    assert pdf[0]["mimeType"] == "application/pdf"
+    assert api.get(f"system/documentTypes/{pdf[0]['id']}/info").get_json()["fileExtension"] == "pdf"
+    total = api.get("system/documentTypes/info/count").get_json()["count"]
+    assert total == len(api.get("system/documentTypes/info", query_string={"pageSize": 1000}).get_json()) > 1
+    assert api.post("system/info/locales", {"name": "Klingon", "localeCode": "tlh"}).status_code in (404, 405)
+    assert api.get("system/documentTypes").status_code == 404  # the `{id}/info` spelling is no list of its own
+    view = api.world.backend.collection("system/info/locales").view
+    view(api.world.backend, None)[0]["name"] = "changed by a caller"  # a caller's copy, not the list itself
+    assert api.get("system/info/locales").get_json()[0]["name"] == "English (United States)"
+
+
+def test_the_plural_changeorders_count_counts_the_singular_change_order_list(api: Api) -> None:
+    """`/procurement/changeorders/count` is the count of `/procurement/changeorder` (the index lists no plural list)."""
+    backend = api.world.backend
+    before = api.get("procurement/changeorders/count").get_json()["count"]
+    assert before == len(api.get("procurement/changeorder", query_string={"pageSize": 1000}).get_json())
+    body = example_body(backend, backend.collection("procurement/changeorder"), "Count")
+    assert api.post("procurement/changeorder", body).status_code in (200, 201)
+    assert api.get("procurement/changeorders/count").get_json() == {"count": before + 1}
+    assert api.get("procurement/changeorders").status_code == 404  # no such list in the real API either
+
+
+def test_a_tickets_documents_are_the_uploads_attached_to_it(api: Api) -> None:
+    """`/service/tickets/{id}/documents`: the documents uploaded with `recordType` Ticket and the ticket's id."""
+    ticket_id = api.post("service/tickets", {"summary": "Documents", "company": {"id": 1}}).get_json()["id"]
+    other_id = api.post("service/tickets", {"summary": "No documents", "company": {"id": 1}}).get_json()["id"]
+
+    def upload(record_type: str, record_id: int, title: str) -> int:
+        form = {"file": (io.BytesIO(b"log"), f"{title}.txt", "text/plain"), "recordType": record_type}
+        form |= {"recordId": str(record_id), "title": title}
+        answer = api.post("system/documents", data=form, content_type="multipart/form-data")
+        assert answer.status_code in (200, 201), answer.get_json()
+        return answer.get_json()["id"]
+
+    first, second = upload("Ticket", ticket_id, "Backup log"), upload("Ticket", ticket_id, "Screenshot")
+    upload("Ticket", other_id, "Elsewhere")
+    listed = api.get(f"service/tickets/{ticket_id}/documents").get_json()
+    assert [(d["id"], d["name"]) for d in listed] == [(first, "Backup log"), (second, "Screenshot")]
+    assert api.get(f"service/tickets/{ticket_id}/documents/count").get_json() == {"count": 2}
+    assert api.get("service/tickets/99999/documents").status_code == 404
+    # A project ticket's documents are the uploads naming a ProjectTicket, never a service ticket of the same id.
+    project_id = min(api.world.backend.store.table("project/tickets").records)  # the default tenant has some
+    before = api.get(f"project/tickets/{project_id}/documents/count").get_json()["count"]
+    upload("ProjectTicket", project_id, "Plan")
+    assert api.get(f"project/tickets/{project_id}/documents/count").get_json() == {"count": before + 1}
+    upload("Ticket", project_id, "A service ticket's")
+    assert api.get(f"project/tickets/{project_id}/documents/count").get_json() == {"count": before + 1}
+
+
+def test_an_info_list_without_a_list_of_its_own_reads_one_record_at_its_id_info(api: Api) -> None:
+    """`x/info` beside `x/{id}/info` with no list at `x` (`/service/scheduling/members`, `/service/priority`): the
+    record at `x/{id}/info` is the one `x/info` lists; a missing record is a 404."""
+    backend = api.world.backend
+    spelled = [c for c in ALL_COLLECTIONS if c.view_of is not None and c.path.removesuffix("/info") in c.aliases]
+    assert {"service/scheduling/members/info", "service/priority/info"} <= {c.path for c in spelled}
+    checked = []
+    for view in spelled:
+        parent_id = any_record(backend, view.parent.collection) if view.parent else None
+        base, bare = backend.collection(view.view_of), view.path.removesuffix("/info")
+        if not api.get(backend.concrete_path(view, parent_id)).get_json():
+            api.post(backend.concrete_path(base, parent_id), example_body(backend, base, "Info"))
+        listed = api.get(backend.concrete_path(view, parent_id)).get_json()
+        assert listed, view.path
+        one = api.get(f"{backend.concrete_path(view, parent_id, bare)}/{listed[0]['id']}/info")
+        assert one.status_code == 200 and one.get_json() == listed[0], (view.path, one.get_json())
+        missing = api.get(f"{backend.concrete_path(view, parent_id, bare)}/99999/info")
+        assert missing.status_code == 404, view.path
+        checked.append(view.path)
+    assert len(checked) == len(spelled)
+    members = api.get("service/scheduling/members/info", query_string={"pageSize": 1000}).get_json()
+    assert [m["id"] for m in members] == [
+        m["id"] for m in api.get("system/members", query_string={"pageSize": 1000}).get_json()
+    ]
+    assert api.get("service/scheduling/members/info/count").get_json() == {"count": len(members)}
+    assert "licenseClass" not in members[0] and members[0]["identifier"]
+
+
+@pytest.mark.parametrize(
+    ("misfiled", "listed"),
+    [
+        ("company/expenseTypes/info", "expense/types/info"),
+        ("company/paymentTypes/info", "expense/paymentTypes/info"),
+        ("sales/schedule/holidaylists/info", "schedule/holidaylists/info"),
+        ("sales/service/priority/info", "service/priority/info"),
+    ],
+)
+def test_an_info_count_the_index_files_elsewhere_counts_its_info_list(api: Api, misfiled: str, listed: str) -> None:
+    """The index has no `/info/count` beside these `/info` lists; it files their count under another spelling."""
+    view = next(c for c in ALL_COLLECTIONS if c.path == listed)
+    backend = api.world.backend
+    base = backend.collection(view.view_of)
+    before = api.get(f"{misfiled}/count").get_json()["count"]
+    assert before == len(api.get(listed, query_string={"pageSize": 1000}).get_json())
+    assert api.post(base.path, example_body(backend, base, "Counted")).status_code in (200, 201)
+    assert api.get(f"{misfiled}/count").get_json() == {"count": before + 1}
+    assert api.get(misfiled).status_code == 404  # a count only: the index lists nothing else there
+
+
+def test_a_holiday_lists_info_count_filed_under_sales_counts_that_lists_holidays(api: Api) -> None:
+    backend = api.world.backend
+    holidays = backend.collection("schedule/holidayLists/holidays")
+    lists = [api.post("schedule/holidaylists", {"name": f"Counted {n}"}).get_json()["id"] for n in (1, 2)]
+    body = example_body(backend, holidays, "Counted")
+    assert api.post(f"schedule/holidaylists/{lists[0]}/holidays", body).status_code in (200, 201)
+    assert api.get(f"sales/schedule/holidaylists/{lists[0]}/holidays/info/count").get_json() == {"count": 1}
+    assert api.get(f"sales/schedule/holidaylists/{lists[1]}/holidays/info/count").get_json() == {"count": 0}
+    assert api.get("sales/schedule/holidaylists/99999/holidays/info/count").status_code == 404

@@ -19,6 +19,7 @@ from marshmallow import Schema, fields, validate
 from . import rules, server_defaults
 from .endpoints import endpoint_index
 from .fields import CwDateTime, Flag, Int, Nested, Number, Ref, Text
+from .fixed_lists import fixed_lists, fixed_view
 from .model import READ_ONLY, Collection, Parent
 from .schema_index import (
     FieldSpec,
@@ -29,7 +30,7 @@ from .schema_index import (
     schema_index,
     table_of,
 )
-from .views import all_notes, records_pointing_at, usages
+from .views import ATTACHED_RECORD_TYPES, DOCUMENTS, all_notes, documents_attached_to, records_pointing_at, usages
 
 # The integrator-login API that guards a path, by its longest matching prefix.
 API_BY_PREFIX = {
@@ -74,6 +75,17 @@ PARENT_TABLES = {
     "system/workflowactions": "system/workflows/events/actions",
     "configurations/types": "company/configurations/types",  # the spec drops `company/` on a few paths
     "configurations/types/questions": "company/configurations/types/questions",
+}
+# `...Info` models whose base model is named otherwise (reviewed): the scheduling member list shows the members.
+INFO_BASES = {"SchedulingMemberInfo": "Member"}
+# `/info/count` paths the index files under another spelling than their `/info` list, which has no count of its
+# own there (reviewed against the endpoint index): misfiled path -> the served `/info` list it counts.
+MISFILED_INFO_COUNTS = {
+    "company/expenseTypes/info": "expense/types/info",
+    "company/paymentTypes/info": "expense/paymentTypes/info",
+    "sales/schedule/holidaylists/info": "schedule/holidaylists/info",
+    "sales/schedule/holidaylists/{parentId}/holidays/info": "schedule/holidaylists/{parentId}/holidays/info",
+    "sales/service/priority/info": "service/priority/info",
 }
 # List paths that share a model with another list but not its records: served as that list they would lie.
 NOT_THE_SAME_RECORDS = frozenset(
@@ -295,6 +307,9 @@ def with_generated(hand: Iterable[Collection], base_schema: type[Schema]) -> lis
     views += _views(paths, collections, builder, base_schema)
     views += _usages(paths, collections, builder, base_schema)
     views += _reference_views(paths, collections, builder, base_schema)
+    views += _fixed(paths, collections, builder, base_schema)
+    _plural_counts(collections)
+    _misfiled_info_counts(collections)
     notes = collections.get("service/tickets/allNotes")
     if notes is not None:
         notes.view = all_notes
@@ -390,6 +405,7 @@ def _views(
     under the base's parent, or across its parents when the path names none.
     """
     homes = _homes()
+    index = endpoint_index()
     routed = {c.path.casefold() for c in collections.values()} | {
         alias.casefold() for c in collections.values() for alias in c.aliases
     }
@@ -400,7 +416,7 @@ def _views(
         parts = shown.split("/")
         if "info" not in parts or parts[-1].startswith("{") or shown.casefold() in routed:
             continue
-        base_model = item[: -len("Info")] if item.endswith("Info") else item
+        base_model = INFO_BASES.get(item) or (item[: -len("Info")] if item.endswith("Info") else item)
         base_home = homes.get(base_model) or reference_path(f"{base_model}Reference") or ""
         base = collections.get(table_of(template(base_home)))
         if base is None or base.view is not None or base.view_of is not None:
@@ -412,6 +428,8 @@ def _views(
                 continue
             if not fits(shown, parent, collections):
                 continue
+        bare = shown.removesuffix("/info")  # `x/info` whose record the index reads at `x/{id}/info`: an alias
+        one_info = bare != shown and bare.casefold() not in routed and index.match(f"/{bare}/{{id}}/info") is not None
         view = Collection(
             shown,
             lower_camel(item),
@@ -422,7 +440,9 @@ def _views(
             methods=READ_ONLY,
             model=item if item in schema_index()["models"] else base.model,
             view_of=base.table,
+            aliases=(bare,) if one_info else (),
         )
+        routed.update(alias.casefold() for alias in view.aliases)
         if table_of(view.path) in collections:  # not view.table: it is computed once, on first read
             view.table_name = f"{shown}#view"
         routed.add(shown.casefold())
@@ -504,7 +524,8 @@ def _reference_views(
     paths: dict[str, Any], collections: dict[str, Collection], builder: SchemaBuilder, base_schema: type[Schema]
 ) -> list[Collection]:
     """`/service/tickets/{id}/timeentries` and the like: references to another model's records that point
-    at the parent (by a reference named after it, `chargeToId` or `objectId`)."""
+    at the parent (by a reference named after it, `chargeToId` or `objectId`); a ticket's `/documents`: the
+    uploads attached to it."""
     homes = schema_index()["homes"]
     views = []
     for spec_path, entry in paths.items():
@@ -520,8 +541,12 @@ def _reference_views(
             continue
         word = singular(parent_table.split("/")[-1])
         links = tuple(name for name in (word, "chargeToId", "objectId") if name in model_fields(source.model or ""))
-        if not links:
+        attached = source.table == DOCUMENTS and parent_table in ATTACHED_RECORD_TYPES
+        if not links and not attached:
             continue
+        shown = (
+            documents_attached_to(parent_table) if attached else records_pointing_at(source.table, links, parent_table)
+        )
         view = Collection(
             path,
             lower_camel(item),
@@ -530,7 +555,59 @@ def _reference_views(
             parent=Parent("_parentId", parent_table),
             methods=READ_ONLY,
             model=item,
-            view=records_pointing_at(source.table, links, parent_table),
+            view=shown,
+        )
+        view.schema_factory = _factory(builder, view, base_schema, None)
+        collections[view.table] = view
+        views.append(view)
+    return views
+
+
+def _plural_counts(collections: dict[str, Collection]) -> None:
+    """A `/count` the index spells in the plural beside a list it spells in the singular
+    (`/procurement/changeorders/count` beside `/procurement/changeorder`): the count of that list."""
+    by_path = {c.path.casefold(): c for c in collections.values() if c.view is None and c.view_of is None}
+    routed = set(by_path) | {alias.casefold() for c in collections.values() for alias in c.aliases}
+    for endpoint in endpoint_index().endpoints:
+        if not endpoint.template.endswith("s/count"):
+            continue
+        plural = template(endpoint.template.removesuffix("/count")).strip("/")
+        owner = by_path.get(plural[:-1].casefold())
+        if owner is not None and plural.casefold() not in routed:
+            owner.aliases = (*owner.aliases, plural)
+            routed.add(plural.casefold())
+
+
+def _misfiled_info_counts(collections: dict[str, Collection]) -> None:
+    """The `/info/count` the index files under another spelling (MISFILED_INFO_COUNTS): the count of that list."""
+    by_path = {c.path: c for c in collections.values()}
+    for misfiled, counted in MISFILED_INFO_COUNTS.items():
+        view = by_path.get(counted)
+        if view is not None:
+            view.aliases = (*view.aliases, misfiled)
+
+
+def _fixed(
+    paths: dict[str, Any], collections: dict[str, Collection], builder: SchemaBuilder, base_schema: type[Schema]
+) -> list[Collection]:
+    """Lists ConnectWise answers from its own code (fixed_lists.py), read-only, with `/count` and `/{id}`; a list
+    spelled `x/info` whose record the index reads at `x/{id}/info` takes that spelling as an alias."""
+    views = []
+    for spec_path in fixed_lists():
+        path = spec_path.strip("/")
+        if spec_path not in paths or table_of(path) in collections:
+            continue
+        bare = path.removesuffix("/info")
+        one_info = bare != path and endpoint_index().match(f"/{bare}/{{id}}/info") is not None
+        view = Collection(
+            path,
+            lower_camel(paths[spec_path]["item"]),
+            None,
+            api_for(path),
+            methods=READ_ONLY,
+            model=paths[spec_path]["item"],
+            view=fixed_view(spec_path),
+            aliases=(bare,) if one_info else (),
         )
         view.schema_factory = _factory(builder, view, base_schema, None)
         collections[view.table] = view

@@ -162,3 +162,24 @@ def records_pointing_at(table: str, links: tuple[str, ...], parent_table: str | 
         ]
 
     return compute
+
+
+# The `recordType` a document is uploaded with (`POST /system/documents`, multipart) for a record of each table.
+# ConnectWise's upload form names a service ticket `Ticket`; `ServiceTicket` is taken too.
+ATTACHED_RECORD_TYPES = {"service/tickets": ("Ticket", "ServiceTicket"), "project/tickets": ("ProjectTicket",)}
+DOCUMENTS = "system/documents"
+
+
+def documents_attached_to(parent_table: str):
+    """A record's `/documents`: the uploads whose `recordType` and `recordId` name it, as `DocumentReference`s."""
+
+    def compute(backend: Backend, parent_id: int | None) -> list[Record]:
+        documents = backend.store.tables.get(DOCUMENTS)
+        shown: list[Record] = []
+        for _, document in sorted(documents.records.items()) if documents is not None else ():
+            kind, record_id = document.get("_recordType"), str(document.get("_recordId"))
+            if kind in ATTACHED_RECORD_TYPES[parent_table] and record_id == str(parent_id):
+                shown.append({"id": document["id"], "name": document.get("title")})
+        return shown
+
+    return compute
