@@ -154,3 +154,9 @@ def test_negative_control_a_request_verify_does_not_make_is_not_answered_by_the_
     requests.get(f"{site.facts['url']}/v2017_3/apis/3.0/service/tickets", params={"pageSize": 25}, timeout=30)
     stubs = [entry.get("stub") for entry in journal(site) if not entry["path"].startswith("/_sim")]
     assert len(stubs) == 2 and stubs[0] is None and stubs[1]
+
+
+def test_endpoints_lists_the_covered_list_paths_for_verifys_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert fixture_replay.main(["--endpoints"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert listed == list(fixture_replay.FIXTURE_LISTS) and "service/tickets" in listed

@@ -6,6 +6,7 @@ a parent's first record with `pageSize=1&orderBy=id asc`, `/count` where the sch
 `cwsim serve --replay FILE` stands in for "the real ConnectWise" on the endpoints the fixtures cover.
 
     python tests/djcw/fixture_replay.py path/to/djconnectwise/tests/fixtures.py tests/djcw/fixtures-replay.json
+    python tests/djcw/fixture_replay.py --endpoints    # the list paths it covers, one a line
 """
 
 from __future__ import annotations
@@ -200,8 +201,11 @@ def write_replay(fixtures_file: Path, out: Path, page_size: int = PAGE_SIZE) -> 
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--endpoints"]:  # the list paths the file covers, for verify's --only
+        print("\n".join(FIXTURE_LISTS))
+        return 0
     if len(argv) != 2:
-        print("usage: fixture_replay.py FIXTURES_PY OUT.json", file=sys.stderr)
+        print("usage: fixture_replay.py FIXTURES_PY OUT.json | --endpoints", file=sys.stderr)
         return 2
     try:
         company = write_replay(Path(argv[0]), Path(argv[1]))
