@@ -165,7 +165,9 @@ def test_the_connectwise_locustfile_drives_the_fake_with_an_integrations_mix(sta
         facts["url"],
         users=4,
         spawn_rate=4,
-        seconds=SECONDS,
+        # Long enough that each of the four weighted calls comes up even on a busy machine (3 s was
+        # not, with helpers and the suite sharing two cores: only the searches had run).
+        seconds=2 * SECONDS,
         workdir=tmp_path,
         options={
             "cw_company": facts["companyId"],
