@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 import yaml
@@ -46,8 +47,15 @@ def looks_secret(name: str) -> bool:
 
 
 def mask(value: Any) -> Any:
-    """A copy of a JSON value with the value of every secret-looking field masked, at any depth."""
+    """A copy of a JSON value with the value of every secret-looking field masked, at any depth.
+
+    A JSON-Patch operation on a secret-looking path (`{"op": "replace", "path": "password", ...}`, how
+    ConnectWise clients change a login's password) has its `value` masked too.
+    """
     if isinstance(value, dict):
+        patched = value.get("path") if "op" in value else None
+        if isinstance(patched, str) and looks_secret(patched.rstrip("/").rsplit("/", 1)[-1]) and "value" in value:
+            return {key: MASK if key == "value" else mask(item) for key, item in value.items()}
         return {key: MASK if looks_secret(str(key)) else mask(item) for key, item in value.items()}
     if isinstance(value, list):
         return [mask(item) for item in value]
@@ -107,6 +115,26 @@ def recorded_body(raw: bytes) -> dict[str, Any]:
     return {"json": document} if faithful else {"body": raw.decode("utf-8", errors="replace")}
 
 
+def recorded_request_body(raw: bytes) -> dict[str, Any]:
+    """A request body as replay matches it: `{"json": ...}` (masked) whenever it is JSON, whatever its
+    spacing (clients send `json.dumps`'s, not a compact writer's); a form body with its secret fields
+    masked; other text as it came; `{}` if empty."""
+    if not raw:
+        return {}
+    try:
+        return {"json": mask(json.loads(raw))}
+    except (ValueError, UnicodeDecodeError):
+        pass
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        fields = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return {"body": text}
+    if any(looks_secret(name) for name, _ in fields):
+        text = urlencode([(name, MASK if looks_secret(name) else value) for name, value in fields])
+    return {"body": text}
+
+
 def exchange(
     method: str,
     path: str,
@@ -123,7 +151,7 @@ def exchange(
     if found_query:
         request["query"] = found_query
     request["headers"] = recorded_headers(request_headers, UNRECORDED_REQUEST_HEADERS)
-    request.update(recorded_body(request_body))
+    request.update(recorded_request_body(request_body))
     response: dict[str, Any] = {"status": status}
     response["headers"] = recorded_headers(response_headers, UNRECORDED_RESPONSE_HEADERS)
     response.update(recorded_body(response_body) if status not in (204, 304) else {})

@@ -298,3 +298,32 @@ def test_bad_input_is_one_line_not_a_traceback(arguments: list[str], message: st
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_client_s_spaced_json_body_is_matched_on_replay_whatever_order_it_comes_in() -> None:
+    """requests' `json=` and json.dumps write `{"summary": "a"}` with spaces: replay must still tell bodies apart."""
+    bodies = [json.dumps({"summary": "a"}).encode(), json.dumps({"summary": "b"}).encode()]
+    exchanges = [
+        exchange("POST", "/tickets", [], [], body, 201, [("Content-Type", "application/json")], answer)
+        for body, answer in zip(bodies, [b'"made a"', b'"made b"'], strict=True)
+    ]
+    assert all("json" in found["request"] for found in exchanges)
+    asked = [("POST", "/tickets", "", b'{"summary":"b"}'), ("POST", "/tickets", "", b'{"summary":"a"}')]
+    assert replay_answers(exchanges, asked) == ["made b", "made a"]
+    # Negative control: bodies kept as text (the old rule for requests) answer in recorded order instead.
+    as_text = [{**found, "request": {**found["request"], "body": "x"}} for found in exchanges]
+    for found in as_text:
+        del found["request"]["json"]
+    assert replay_answers(as_text, asked) == ["made a", "made b"]
+
+
+def test_a_password_sent_in_a_json_patch_or_a_form_is_masked() -> None:
+    patch = json.dumps([{"op": "replace", "path": "password", "value": "patch-secret"}]).encode()
+    form = b"username=dattoCW&password=form-secret"
+    found = [exchange("PATCH", "/system/members/1", [], [], body, 200, [], b"{}") for body in (patch, form)]
+    text = yaml.safe_dump(found)
+    assert "patch-secret" not in text and "form-secret" not in text
+    assert found[0]["request"]["json"] == [{"op": "replace", "path": "password", "value": "***"}]
+    assert "username=dattoCW" in found[1]["request"]["body"]
+    summary = exchange("PATCH", "/t/1", [], [], b'[{"op":"replace","path":"summary","value":"kept"}]', 200, [], b"{}")
+    assert summary["request"]["json"][0]["value"] == "kept"  # control: only a secret path's value is masked
