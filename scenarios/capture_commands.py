@@ -16,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -72,11 +73,25 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_site_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--site", required=True, help="the ConnectWise site (https://api-na.myconnectwise.net)")
+    parser.add_argument(
+        "--site", required=True, type=_site, help="the ConnectWise site (https://api-na.myconnectwise.net)"
+    )
     parser.add_argument("--company", required=True, help="the ConnectWise company id you log in with")
     parser.add_argument("--public-key", help=f"the API member's public key (or ${PUBLIC_KEY_VARIABLE})")
     parser.add_argument("--private-key", help=f"the API member's private key (or ${PRIVATE_KEY_VARIABLE})")
     parser.add_argument("--client-id", help=f"your clientId (or ${CLIENT_ID_VARIABLE})")
+
+
+def _site(text: str) -> str:
+    """A site as http(s)://host[:port], or a bare host (https is assumed); anything else is a usage error."""
+    parsed = urlsplit(text.strip() if "://" in text else f"https://{text.strip()}")
+    try:
+        port_ok = parsed.port is None or 0 < parsed.port < 65536
+    except ValueError:
+        port_ok = False
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or not port_ok:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a site: give https://host[:port] or a host name")
+    return text
 
 
 def _count(text: str) -> int:
@@ -205,5 +220,8 @@ def run_verify(args: argparse.Namespace) -> int:
         if json_to_stdout:
             sys.stdout.write(text)
         else:
-            write_atomically(args.json, text.encode("utf-8"))
+            try:
+                write_atomically(args.json, text.encode("utf-8"))
+            except OSError as error:
+                return _fail("verify", f"cannot write {args.json}: {error.strerror or error}")
     return 1 if report["differences"] else 0

@@ -163,3 +163,12 @@ def test_capture_says_which_entries_the_fake_would_refuse(
 
     document["priorities"].pop()  # negative control: the same capture without the odd entry is fine
     assert main([*arguments, "--public-key", "p", "--private-key", "q", "--client-id", "c"]) == 0
+
+
+@pytest.mark.parametrize("site", ["ftp://example.com", "https://example.com:99999", "https://"])
+def test_a_site_that_is_not_one_is_a_usage_error_not_a_traceback(site: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["capture", "--site", site, "--company", "x", "--out", "unused.yaml"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "is not a site" in err and "Traceback" not in err
