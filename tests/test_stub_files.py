@@ -127,3 +127,22 @@ def test_the_cwsim_stubs_fixture_pins_an_answer(cwsim_stubs: Stubs, cwsim: Cwsim
     cwsim_stubs.add({"match": {"path": f"{API}/service/tickets/count"}, "respond": {"json": {"count": 123}}})
     assert cwsim.session().get("service/tickets/count").json() == {"count": 123}
     assert cwsim.helpers.journal.requests(path="/service/tickets/count")[-1]["stub"] == cwsim_stubs.added[0]
+
+
+def test_two_stubs_with_one_id_in_a_tenant_file_are_reported_at_the_second_not_a_traceback() -> None:
+    text = textwrap.dedent(
+        """\
+        base: default
+        stubs:
+          - {id: pinned, match: {path: /a}, respond: {json: 1}}
+          - {id: other, match: {path: /b}, respond: {json: 2}}
+          - {id: pinned, match: {path: /c}, respond: {json: 3}}
+        """
+    )
+    with pytest.raises(TenantFileError) as caught:
+        load_tenant(TenantSource(text, "t.yaml"))
+    assert [str(problem) for problem in caught.value.problems] == [
+        't.yaml:5: stubs[2]: id: "pinned" is already the id of stubs[0]'
+    ]
+    distinct = text.replace("{id: pinned, match: {path: /c}", "{id: third, match: {path: /c}")
+    assert len(load_tenant(TenantSource(distinct, "t.yaml")).stubs) == 3  # control: distinct ids load

@@ -278,7 +278,15 @@ class _Shape:
         """Each bad field of each stub, at its line (`stubs[0]: match.path: ...`)."""
         entries = self.document.get(STUBS)
         problems = []
+        first_with_id: dict[str, int] = {}
         for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+            stub_id = entry.get("id") if isinstance(entry, dict) else None
+            if isinstance(stub_id, str) and stub_id in first_with_id:
+                source, line = where_at(self.document, [STUBS, index, "id"])
+                message = f'id: "{stub_id}" is already the id of stubs[{first_with_id[stub_id]}]'
+                problems.append(TenantProblem(source, line, f"{STUBS}[{index}]", message))
+            elif isinstance(stub_id, str):
+                first_with_id[stub_id] = index
             for problem in stub_problems(plain(entry))[1]:
                 path = [STUBS, index, *(part for part in problem.field.split(".") if part != "stub")]
                 source, line = where_at(self.document, path)
