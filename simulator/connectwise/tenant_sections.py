@@ -73,7 +73,7 @@ class SectionPlan:
             if collection.parent is not None:
                 self._children.setdefault(collection.parent.collection, []).append(collection)
                 continue
-            name = section_name(collection)
+            name = self._names[collection.table]
             if (name in self.sections or name in RESERVED) and collection.schema is None:
                 # A generated collection never takes a name from another: `time/entries` -> `timeEntries`.
                 name = collection.path.split("/")[0] + name[:1].upper() + name[1:]
